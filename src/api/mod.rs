@@ -1,0 +1,19 @@
+//! Leptos server functions: thin doors that take state from context and call services.
+
+use leptos::prelude::*;
+
+use crate::domain::ServerStatus;
+
+#[server(prefix = "/api/fn")]
+pub async fn check_server_status() -> Result<ServerStatus, ServerFnError> {
+    use crate::state::AppState;
+
+    let state =
+        use_context::<AppState>().ok_or_else(|| ServerFnError::new("application state missing"))?;
+    let database_reachable = crate::db::health::readiness(&state.pool).await.is_ok();
+    Ok(ServerStatus {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        database_reachable,
+        workers_in_process: state.workers.0,
+    })
+}

@@ -1,0 +1,295 @@
+//! Typed runtime settings: `Leptos.toml` first, then environment overrides, then validation.
+//!
+//! Every setting is listed in the README with its default and its environment variable.
+//! Anything secret lives in a [`Redacted`] so that `{:?}` never prints it.
+
+use std::{fmt, net::SocketAddr, path::Path, time::Duration};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// Where the settings file is looked for unless `--config` / `AGENT_WEBHOOKS_CONFIG` says otherwise.
+pub const DEFAULT_CONFIG_FILE: &str = "Leptos.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub workers: WorkerSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub site_addr: SocketAddr,
+    /// Empty until [`Settings::finish`] fills it from `site_addr`.
+    pub public_base_url: String,
+    pub site_root: String,
+    pub shutdown_grace_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: Redacted<String>,
+    pub max_connections: u32,
+    pub acquire_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSettings {
+    pub count: u32,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            site_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            public_base_url: String::new(),
+            site_root: "target/site".into(),
+            shutdown_grace_seconds: 20,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: Redacted("postgres://postgres@127.0.0.1:5432/agent_webhooks".into()),
+            max_connections: 20,
+            acquire_timeout_seconds: 3,
+        }
+    }
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            count: 2,
+            poll_interval_ms: 200,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            workers: WorkerSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings file (a missing file means defaults), applies the process
+    /// environment and validates the result.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let settings = match std::fs::read_to_string(path) {
+            Ok(text) => Self::from_toml(&text)
+                .with_context(|| format!("invalid settings file {}", path.display()))?,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Self::default(),
+            Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+        };
+        settings.with_env(|name| std::env::var(name).ok())?.finish()
+    }
+
+    pub fn from_toml(text: &str) -> anyhow::Result<Self> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Applies the documented environment overrides; `lookup` is the environment.
+    pub fn with_env(mut self, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        fn parse<T: std::str::FromStr>(name: &str, value: String) -> anyhow::Result<T>
+        where
+            T::Err: fmt::Display,
+        {
+            value
+                .trim()
+                .parse()
+                .map_err(|err| anyhow::anyhow!("{name}={value:?} is not valid: {err}"))
+        }
+        macro_rules! env_override {
+            ($name:literal => $field:expr) => {
+                if let Some(value) = lookup($name) {
+                    $field = parse($name, value)?;
+                }
+            };
+        }
+        env_override!("LEPTOS_SITE_ADDR" => self.server.site_addr);
+        env_override!("PUBLIC_BASE_URL" => self.server.public_base_url);
+        env_override!("LEPTOS_SITE_ROOT" => self.server.site_root);
+        env_override!("SHUTDOWN_GRACE_SECONDS" => self.server.shutdown_grace_seconds);
+        env_override!("DATABASE_URL" => self.database.url.0);
+        env_override!("DATABASE_MAX_CONNECTIONS" => self.database.max_connections);
+        env_override!("DATABASE_ACQUIRE_TIMEOUT_SECONDS" => self.database.acquire_timeout_seconds);
+        env_override!("WORKERS" => self.workers.count);
+        env_override!("WORKER_POLL_INTERVAL_MS" => self.workers.poll_interval_ms);
+        if let Some(value) = lookup("LOG_FORMAT") {
+            self.log.format = match value.trim() {
+                "pretty" => LogFormat::Pretty,
+                "json" => LogFormat::Json,
+                other => bail!("LOG_FORMAT={other:?} is not valid: use \"pretty\" or \"json\""),
+            };
+        }
+        Ok(self)
+    }
+
+    /// Fills derived values and refuses settings the server cannot run with.
+    pub fn finish(mut self) -> anyhow::Result<Self> {
+        if self.server.public_base_url.trim().is_empty() {
+            self.server.public_base_url = format!("http://{}", self.server.site_addr);
+        }
+        let base = self.server.public_base_url.trim().trim_end_matches('/');
+        if !(base.starts_with("http://") || base.starts_with("https://")) || base.contains('?') {
+            bail!(
+                "public_base_url (PUBLIC_BASE_URL) must be an http:// or https:// URL without a \
+                 query, for example https://hooks.example.com; got {base:?}"
+            );
+        }
+        self.server.public_base_url = base.to_owned();
+        let url = self.database.url.expose();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            bail!("database.url (DATABASE_URL) must be a postgres:// URL");
+        }
+        if self.database.max_connections == 0 {
+            bail!("database.max_connections (DATABASE_MAX_CONNECTIONS) must be at least 1");
+        }
+        if self.workers.poll_interval_ms == 0 || self.workers.poll_interval_ms > 60_000 {
+            bail!("workers.poll_interval_ms (WORKER_POLL_INTERVAL_MS) must be 1..=60000");
+        }
+        Ok(self)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.server.shutdown_grace_seconds)
+    }
+}
+
+/// A value that must not reach logs: `Debug` prints a placeholder.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Redacted<T>(T);
+
+impl<T> Redacted<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Redacted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn the_shipped_settings_file_matches_the_built_in_defaults() {
+        let shipped = Settings::from_toml(include_str!("../Leptos.toml")).unwrap();
+        let defaults = Settings::default();
+        assert_eq!(format!("{shipped:?}"), format!("{defaults:?}"));
+        assert_eq!(shipped.database.url, defaults.database.url);
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_public_url_defaults_to_the_site_address() {
+        let settings = Settings::default()
+            .with_env(env(&[
+                ("LEPTOS_SITE_ADDR", "0.0.0.0:8080"),
+                ("WORKERS", "0"),
+                ("LOG_FORMAT", "json"),
+            ]))
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert_eq!(settings.server.site_addr.port(), 8080);
+        assert_eq!(settings.server.public_base_url, "http://0.0.0.0:8080");
+        assert_eq!(settings.workers.count, 0);
+        assert_eq!(settings.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn public_base_url_loses_its_trailing_slash() {
+        let settings = Settings::default()
+            .with_env(env(&[("PUBLIC_BASE_URL", "https://hooks.example.com/")]))
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert_eq!(settings.server.public_base_url, "https://hooks.example.com");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_to_fix() {
+        let err = Settings::default()
+            .with_env(env(&[("WORKERS", "many")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("WORKERS"), "{err}");
+        let err = Settings::default()
+            .with_env(env(&[("PUBLIC_BASE_URL", "hooks.example.com")]))
+            .unwrap()
+            .finish()
+            .unwrap_err();
+        assert!(err.to_string().contains("PUBLIC_BASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let err = Settings::from_toml("[server]\nsite_adr = \"127.0.0.1:1\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("site_adr"), "{err:#}");
+    }
+
+    #[test]
+    fn the_database_url_is_redacted_in_debug_output() {
+        let settings = Settings::default()
+            .with_env(env(&[("DATABASE_URL", "postgres://app:hunter2@db/app")]))
+            .unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+}

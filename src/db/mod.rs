@@ -1,0 +1,63 @@
+//! All SQL lives here, one file per table. Functions take an executor so that the
+//! caller decides what runs in one transaction.
+
+pub mod health;
+pub mod queue_probes;
+pub mod tasks;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::{
+    migrate::{MigrateDatabase, Migrator},
+    postgres::{PgConnectOptions, PgPoolOptions},
+    PgPool, Postgres,
+};
+
+use crate::config::DatabaseSettings;
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Creates the database when it does not exist yet, then opens the pool.
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
+    let url = settings.url.expose();
+    let options: PgConnectOptions = url
+        .parse()
+        .context("database.url (DATABASE_URL) is not a valid PostgreSQL URL")?;
+    let exists = Postgres::database_exists(url).await.with_context(|| {
+        format!(
+            "cannot reach PostgreSQL at {} (set DATABASE_URL, or start PostgreSQL)",
+            describe(&options)
+        )
+    })?;
+    if !exists {
+        Postgres::create_database(url)
+            .await
+            .context("cannot create the database")?;
+        tracing::info!(database = options.get_database(), "created database");
+    }
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
+        .connect_with(options)
+        .await
+        .context("cannot connect to the database")
+}
+
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .context("cannot apply database migrations")
+}
+
+/// Host, port and database of a connection, without credentials: safe to log.
+pub fn describe(options: &PgConnectOptions) -> String {
+    format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("")
+    )
+}

@@ -1,0 +1,24 @@
+use fang::FangError;
+use sqlx::PgPool;
+
+/// What a running task may use. Set by the worker around every task run.
+#[derive(Clone)]
+pub struct JobContext {
+    pub pool: PgPool,
+}
+
+tokio::task_local! {
+    static CONTEXT: JobContext;
+}
+
+/// The context of the task being run. Fails outside a worker (for example if fang's own
+/// worker pool were used instead of ours).
+pub fn context() -> Result<JobContext, FangError> {
+    CONTEXT.try_with(Clone::clone).map_err(|_| FangError {
+        description: "job context missing: tasks must run inside jobs::WorkerPool".into(),
+    })
+}
+
+pub(super) async fn scope<F: std::future::Future>(context: JobContext, future: F) -> F::Output {
+    CONTEXT.scope(context, future).await
+}

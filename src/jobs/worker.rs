@@ -1,0 +1,183 @@
+use std::time::Duration;
+
+use fang::{AsyncQueue, AsyncQueueable, AsyncRunnable, FangError, Task};
+use tokio::{sync::watch, task::JoinHandle};
+use tracing::Instrument;
+
+use super::{context, JobContext, TASK_TYPE};
+use crate::db;
+
+/// A fixed number of supervised workers. Dropping it does not stop them: call `shutdown`.
+pub struct WorkerPool {
+    supervisors: Vec<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+}
+
+#[derive(Clone)]
+struct Worker {
+    number: u32,
+    context: JobContext,
+    queue: AsyncQueue,
+    poll_interval: Duration,
+}
+
+impl WorkerPool {
+    pub fn start(
+        count: u32,
+        context: JobContext,
+        queue: AsyncQueue,
+        poll_interval: Duration,
+    ) -> Self {
+        let (stop, _) = watch::channel(false);
+        let supervisors = (0..count)
+            .map(|number| {
+                let worker = Worker {
+                    number,
+                    context: context.clone(),
+                    queue: queue.clone(),
+                    poll_interval,
+                };
+                tokio::spawn(supervise(worker, stop.subscribe()))
+            })
+            .collect();
+        tracing::info!(workers = count, "execution workers started");
+        Self { supervisors, stop }
+    }
+
+    /// A pool without workers, for processes that only serve HTTP.
+    pub fn none() -> Self {
+        let (stop, _) = watch::channel(false);
+        Self {
+            supervisors: Vec::new(),
+            stop,
+        }
+    }
+
+    /// Lets every worker finish the task in hand, waiting at most `grace`.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let all = futures_join_all(self.supervisors);
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("workers did not stop within the grace period");
+        }
+    }
+}
+
+async fn futures_join_all(handles: Vec<JoinHandle<()>>) {
+    for handle in handles {
+        let _ = handle.await;
+    }
+}
+
+/// Restarts the worker whenever its loop ends (a panic outside a task) until stopped.
+async fn supervise(worker: Worker, stop: watch::Receiver<bool>) {
+    let mut restarts: u32 = 0;
+    loop {
+        let outcome = tokio::spawn(worker.clone().run(stop.clone())).await;
+        if *stop.borrow() {
+            return;
+        }
+        restarts += 1;
+        match outcome {
+            Ok(()) => tracing::error!(
+                worker = worker.number,
+                restarts,
+                "worker loop ended; restarting"
+            ),
+            Err(err) => {
+                tracing::error!(worker = worker.number, restarts, error = %err, "worker died; restarting")
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100 * u64::from(restarts.min(50)))).await;
+    }
+}
+
+impl Worker {
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut idle_errors: u32 = 0;
+        while !*stop.borrow() {
+            match db::tasks::claim_next(&self.context.pool, TASK_TYPE).await {
+                Ok(Some(task)) => {
+                    idle_errors = 0;
+                    let span = tracing::info_span!("job", worker = self.number, task_id = %task.id);
+                    self.execute(task).instrument(span).await;
+                    continue;
+                }
+                Ok(None) => idle_errors = 0,
+                Err(err) => {
+                    idle_errors = idle_errors.saturating_add(1);
+                    tracing::warn!(worker = self.number, error = %err, "cannot claim a task");
+                }
+            }
+            // Back off while the database is failing; poll quickly while it is merely idle.
+            let pause = self.poll_interval * idle_errors.clamp(1, 25);
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    async fn execute(&self, task: Task) {
+        let runnable: Box<dyn AsyncRunnable> = match serde_json::from_value(task.metadata.clone()) {
+            Ok(runnable) => runnable,
+            Err(err) => {
+                tracing::error!(error = %err, "task metadata is not a known task; failing it");
+                self.record(
+                    self.queue
+                        .fail_task(&task, &format!("unknown task: {err}"))
+                        .await,
+                );
+                return;
+            }
+        };
+        // Read the retry policy first: a task that panics is not handed back.
+        let max_retries = runnable.max_retries();
+        let backoff = runnable.backoff(task.retries.max(0) as u32);
+        let started = std::time::Instant::now();
+        let outcome = self.run_isolated(runnable).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match outcome {
+            Ok(()) => {
+                tracing::debug!(elapsed_ms, "task finished");
+                self.record(self.queue.remove_task(&task.id).await);
+            }
+            Err(err) if task.retries < max_retries => {
+                tracing::warn!(elapsed_ms, retries = task.retries, backoff, error = %err.description, "task failed; retrying");
+                self.record(
+                    self.queue
+                        .schedule_retry(&task, backoff, &err.description)
+                        .await,
+                );
+            }
+            Err(err) => {
+                tracing::error!(elapsed_ms, retries = task.retries, error = %err.description, "task failed; giving up");
+                self.record(self.queue.fail_task(&task, &err.description).await);
+            }
+        }
+    }
+
+    /// Runs the task on its own tokio task so that a panic fails this task instead of
+    /// killing the worker.
+    async fn run_isolated(&self, runnable: Box<dyn AsyncRunnable>) -> Result<(), FangError> {
+        let queue = self.queue.clone();
+        let handle = tokio::spawn(
+            context::scope(self.context.clone(), async move {
+                runnable.run(&queue as &dyn AsyncQueueable).await
+            })
+            .in_current_span(),
+        );
+        handle.await.unwrap_or_else(|err| {
+            Err(FangError {
+                description: format!("task panicked: {err}"),
+            })
+        })
+    }
+
+    fn record<T>(&self, result: Result<T, fang::AsyncQueueError>) {
+        if let Err(err) = result {
+            // The task stays `in_progress`; the stale-task reaper hands it out again.
+            tracing::error!(error = %err, "cannot update the task's queue state");
+        }
+    }
+}

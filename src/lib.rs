@@ -1,0 +1,35 @@
+//! agent-webhooks: signed webhook triggers for tenant agents, with a Leptos admin UI.
+//!
+//! One crate, two builds: `ssr` (the server) and `hydrate` (the browser). Everything that
+//! touches the database, keys or the queue is server-only and gated here, at the `mod` line.
+
+pub mod api;
+pub mod app;
+pub mod domain;
+
+#[cfg(feature = "ssr")]
+pub mod cli;
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod error;
+#[cfg(feature = "ssr")]
+pub mod jobs;
+#[cfg(feature = "ssr")]
+pub mod routes;
+#[cfg(feature = "ssr")]
+pub mod startup;
+#[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
+pub mod telemetry;
+
+/// The browser entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,3 @@
+//! Plain axum routes for machines (health checks now; the webhook route and the REST API later).
+
+pub mod health;

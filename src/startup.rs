@@ -1,0 +1,206 @@
+//! Builds the application (pool, migrations, workers, router, listener) and runs it.
+//! `Application::build` binds the port, so tests start the real app on port 0.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{
+    http::{HeaderName, Request},
+    routing::get,
+    Router,
+};
+use leptos::{config::LeptosOptions, prelude::provide_context};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::{
+    app::{shell, App},
+    config::Settings,
+    db,
+    jobs::{self, JobContext, WorkerPool},
+    routes,
+    state::{AppState, WorkerCount},
+};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    workers: WorkerPool,
+}
+
+/// Which parts of the application a process runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Roles {
+    pub workers: u32,
+}
+
+impl Application {
+    /// Connects to the database (creating it if needed), applies migrations, starts the
+    /// workers and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let roles = Roles {
+            workers: settings.workers.count,
+        };
+        let pool = prepare_database(&settings).await?;
+        let workers = start_workers(&settings, &pool, roles.workers).await?;
+        let listener = TcpListener::bind(settings.server.site_addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.server.site_addr))?;
+        let local_addr = listener.local_addr()?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name(env!("CARGO_PKG_NAME"))
+            .site_root(settings.server.site_root.as_str())
+            .site_addr(local_addr)
+            .build();
+        let state = AppState {
+            leptos_options,
+            pool,
+            settings: Arc::new(settings),
+            workers: WorkerCount(roles.workers),
+        };
+        let router = router(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+            workers,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests and running tasks
+    /// finish within the configured grace period.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = self.state.settings.shutdown_grace();
+        tracing::info!(
+            address = %self.local_addr(),
+            public_base_url = %self.state.settings.server.public_base_url,
+            "listening"
+        );
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("server error")?;
+        self.workers.shutdown(grace).await;
+        self.state.pool.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Runs only workers (the `worker` command): no HTTP listener.
+pub async fn run_workers_until_stopped(settings: Settings) -> anyhow::Result<()> {
+    let count = settings.workers.count.max(1);
+    let pool = prepare_database(&settings).await?;
+    let workers = start_workers(&settings, &pool, count).await?;
+    shutdown_signal().await;
+    workers.shutdown(settings.shutdown_grace()).await;
+    pool.close().await;
+    Ok(())
+}
+
+async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
+    let pool = db::connect(&settings.database).await?;
+    db::migrate(&pool).await?;
+    Ok(pool)
+}
+
+async fn start_workers(
+    settings: &Settings,
+    pool: &PgPool,
+    count: u32,
+) -> anyhow::Result<WorkerPool> {
+    if count == 0 {
+        return Ok(WorkerPool::none());
+    }
+    // fang's queue only does the bookkeeping of running tasks: one connection per worker.
+    let queue = jobs::connect_queue(settings.database.url.expose(), count + 1).await?;
+    let context = JobContext { pool: pool.clone() };
+    Ok(WorkerPool::start(
+        count,
+        context,
+        queue,
+        Duration::from_millis(settings.workers.poll_interval_ms),
+    ))
+}
+
+fn router(state: AppState) -> Router {
+    let leptos_routes = generate_route_list(App);
+    let context_state = state.clone();
+    let shell_options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .leptos_routes_with_context(
+            &state,
+            leptos_routes,
+            move || provide_context(context_state.clone()),
+            move || shell(shell_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request_id,
+                )
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

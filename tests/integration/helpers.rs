@@ -1,0 +1,201 @@
+use std::time::Duration;
+
+use agent_webhooks::{config::Settings, startup::Application};
+use sqlx::{postgres::PgPoolOptions, PgPool};
+use tokio::{sync::oneshot, task::JoinHandle};
+use uuid::Uuid;
+
+/// The server tests create their databases on: `DATABASE_URL` (any database on it) or the
+/// local default.
+fn server_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// `url` with its database name replaced, keeping credentials and query (`?host=` sockets).
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{}", &base[..authority_end], database);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// A database created for one test and dropped when the test ends, even on panic.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    async fn create() -> Self {
+        let name = format!("aw_test_{}", Uuid::new_v4().simple());
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&with_database(&server_url(), "postgres"))
+            .await
+            .expect("tests need PostgreSQL: set DATABASE_URL or start it on 127.0.0.1:5432");
+        sqlx::query(&format!("create database {name}"))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let url = with_database(&server_url(), &name);
+        Self { name, url }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin_url = with_database(&server_url(), "postgres");
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot block: use a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                if let Ok(admin) = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&admin_url)
+                    .await
+                {
+                    let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+                        .execute(&admin)
+                        .await;
+                    admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    // Last: dropped after the server is gone.
+    _database: TestDatabase,
+}
+
+pub struct TestOptions {
+    pub workers: u32,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self { workers: 1 }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: TestOptions) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        agent_webhooks::telemetry::init(agent_webhooks::config::LogFormat::Pretty);
+    }
+    let database = TestDatabase::create().await;
+    let settings = Settings::from_toml(&format!(
+        r#"
+        [server]
+        site_addr = "127.0.0.1:0"
+        shutdown_grace_seconds = 5
+        [database]
+        url = "{url}"
+        max_connections = 5
+        [workers]
+        count = {workers}
+        poll_interval_ms = 50
+        "#,
+        url = database.url,
+        workers = options.workers,
+    ))
+    .expect("test settings")
+    .finish()
+    .expect("valid test settings");
+    let app = Application::build(settings)
+        .await
+        .expect("application starts");
+    let address = format!("http://{}", app.local_addr());
+    let pool = app.state().pool.clone();
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        pool,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client"),
+        shutdown: Some(shutdown),
+        server: Some(server),
+        _database: database,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Stops the server gracefully and reports whether it stopped cleanly.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match self.server.take() {
+            Some(server) => server.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, failing the test after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn with_database_replaces_only_the_database_name() {
+    assert_eq!(
+        with_database("postgres://u:p@h:5432/app", "x"),
+        "postgres://u:p@h:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://postgres@localhost/app?host=/tmp/sock", "x"),
+        "postgres://postgres@localhost/x?host=/tmp/sock"
+    );
+    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+}
