@@ -1,0 +1,1 @@
+//! All raw key material lives in this module.
