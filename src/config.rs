@@ -11,12 +11,14 @@ use serde::Deserialize;
 /// Where the settings file is looked for unless `--config` / `AGENT_WEBHOOKS_CONFIG` says otherwise.
 pub const DEFAULT_CONFIG_FILE: &str = "Leptos.toml";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub workers: WorkerSettings,
+    pub webhooks: WebhookSettings,
+    pub security: SecuritySettings,
     pub log: LogSettings,
 }
 
@@ -43,6 +45,22 @@ pub struct DatabaseSettings {
 pub struct WorkerSettings {
     pub count: u32,
     pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub default_rate_limit_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Fernet master keys, newest first. Empty: use (or create) `master_key_file`.
+    pub master_keys: Vec<Redacted<String>>,
+    pub master_key_file: String,
+    pub session_ttl_hours: u32,
+    pub reveal_limit_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +106,25 @@ impl Default for WorkerSettings {
     }
 }
 
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            default_rate_limit_per_minute: 100,
+        }
+    }
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            master_keys: Vec::new(),
+            master_key_file: ".agent-webhooks/master.key".into(),
+            session_ttl_hours: 12,
+            reveal_limit_per_minute: 10,
+        }
+    }
+}
+
 impl Default for LogSettings {
     fn default() -> Self {
         Self {
@@ -96,16 +133,6 @@ impl Default for LogSettings {
     }
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            server: ServerSettings::default(),
-            database: DatabaseSettings::default(),
-            workers: WorkerSettings::default(),
-            log: LogSettings::default(),
-        }
-    }
-}
 
 impl Settings {
     /// Reads the settings file (a missing file means defaults), applies the process
@@ -151,6 +178,18 @@ impl Settings {
         env_override!("DATABASE_ACQUIRE_TIMEOUT_SECONDS" => self.database.acquire_timeout_seconds);
         env_override!("WORKERS" => self.workers.count);
         env_override!("WORKER_POLL_INTERVAL_MS" => self.workers.poll_interval_ms);
+        env_override!("DEFAULT_RATE_LIMIT_PER_MINUTE" => self.webhooks.default_rate_limit_per_minute);
+        if let Some(value) = lookup("MASTER_KEYS") {
+            self.security.master_keys = value
+                .split(',')
+                .map(str::trim)
+                .filter(|key| !key.is_empty())
+                .map(|key| Redacted(key.to_owned()))
+                .collect();
+        }
+        env_override!("MASTER_KEY_FILE" => self.security.master_key_file);
+        env_override!("SESSION_TTL_HOURS" => self.security.session_ttl_hours);
+        env_override!("REVEAL_LIMIT_PER_MINUTE" => self.security.reveal_limit_per_minute);
         if let Some(value) = lookup("LOG_FORMAT") {
             self.log.format = match value.trim() {
                 "pretty" => LogFormat::Pretty,
@@ -184,7 +223,22 @@ impl Settings {
         if self.workers.poll_interval_ms == 0 || self.workers.poll_interval_ms > 60_000 {
             bail!("workers.poll_interval_ms (WORKER_POLL_INTERVAL_MS) must be 1..=60000");
         }
+        let limit = self.webhooks.default_rate_limit_per_minute;
+        if !(1..=1_000_000).contains(&limit) {
+            bail!("webhooks.default_rate_limit_per_minute (DEFAULT_RATE_LIMIT_PER_MINUTE) must be 1..=1000000");
+        }
+        if self.security.session_ttl_hours == 0 {
+            bail!("security.session_ttl_hours (SESSION_TTL_HOURS) must be at least 1");
+        }
+        if self.security.reveal_limit_per_minute == 0 {
+            bail!("security.reveal_limit_per_minute (REVEAL_LIMIT_PER_MINUTE) must be at least 1");
+        }
         Ok(self)
+    }
+
+    /// Cookies get the `Secure` flag when the public URL is https.
+    pub fn serves_https(&self) -> bool {
+        self.server.public_base_url.starts_with("https://")
     }
 
     pub fn shutdown_grace(&self) -> Duration {
@@ -286,10 +340,19 @@ mod tests {
     }
 
     #[test]
-    fn the_database_url_is_redacted_in_debug_output() {
+    fn secrets_are_redacted_in_debug_output() {
         let settings = Settings::default()
-            .with_env(env(&[("DATABASE_URL", "postgres://app:hunter2@db/app")]))
+            .with_env(env(&[
+                ("DATABASE_URL", "postgres://app:hunter2@db/app"),
+                ("MASTER_KEYS", "newkey-secret, oldkey-secret"),
+            ]))
             .unwrap();
-        assert!(!format!("{settings:?}").contains("hunter2"));
+        assert_eq!(settings.security.master_keys.len(), 2);
+        assert_eq!(settings.security.master_keys[1].expose(), "oldkey-secret");
+        let debug = format!("{settings:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("secret"),
+            "{debug}"
+        );
     }
 }

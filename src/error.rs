@@ -1,5 +1,7 @@
-//! The error type of the HTTP boundary: each variant knows its status code, and
-//! internal details are logged, never sent.
+//! The error type of the HTTP boundary (REST API, webhook route, server functions): each
+//! variant knows its status code; internal details are logged, never sent.
+
+use std::time::Duration;
 
 use axum::{
     http::{header, HeaderValue, StatusCode},
@@ -8,23 +10,79 @@ use axum::{
 };
 use serde_json::json;
 
+use crate::domain::FieldError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    /// Input that parsed but broke rules; `details` locate each problem.
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        details: Vec<FieldError>,
+    },
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Forbidden(String),
     #[error("not found")]
     NotFound,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many requests; retry in {} seconds", retry_after_seconds(*.retry_after))]
+    RateLimited { retry_after: Duration },
     /// The database could not be reached or timed out: worth retrying later.
-    #[error("database unavailable")]
+    #[error("service temporarily unavailable")]
     Unavailable(#[source] sqlx::Error),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
 
+fn retry_after_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
 impl AppError {
     pub fn status_code(&self) -> StatusCode {
         match self {
+            AppError::BadRequest(_) | AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        AppError::Invalid {
+            message: message.clone(),
+            details: vec![FieldError {
+                path: format!("/{field}"),
+                message,
+            }],
+        }
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(err.into())
+    }
+
+    /// Seconds to put in `Retry-After`, when the client should retry.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::RateLimited { retry_after } => Some(retry_after_seconds(*retry_after).max(1)),
+            AppError::Unavailable(_) => Some(5),
+            _ => None,
         }
     }
 }
@@ -32,7 +90,6 @@ impl AppError {
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         match err {
-            sqlx::Error::RowNotFound => AppError::NotFound,
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 AppError::Unavailable(err)
             }
@@ -49,13 +106,19 @@ impl IntoResponse for AppError {
                 tracing::warn!(error = %source, "database unavailable")
             }
             AppError::Internal(source) => tracing::error!(error = ?source, "internal error"),
-            AppError::NotFound => {}
+            _ => {}
         }
-        let mut response = (status, Json(json!({ "error": self.to_string() }))).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        let body = match &self {
+            AppError::Invalid { message, details } => {
+                json!({ "error": message, "details": details })
+            }
+            other => json!({ "error": other.to_string() }),
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after() {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

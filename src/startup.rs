@@ -6,6 +6,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use axum::{
     http::{HeaderName, Request},
+    middleware,
     routing::get,
     Router,
 };
@@ -23,8 +24,8 @@ use crate::{
     config::Settings,
     db,
     jobs::{self, JobContext, WorkerPool},
-    routes,
-    state::{AppState, WorkerCount},
+    routes, services,
+    state::{AppState, Limits, WorkerCount},
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -49,12 +50,20 @@ impl Application {
         let roles = Roles {
             workers: settings.workers.count,
         };
+        let keyring = services::keys::load_master_keyring(&settings.security)?;
         let pool = prepare_database(&settings).await?;
         let workers = start_workers(&settings, &pool, roles.workers).await?;
         let listener = TcpListener::bind(settings.server.site_addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.site_addr))?;
         let local_addr = listener.local_addr()?;
+        let mut settings = settings;
+        if settings.server.site_addr.port() == 0
+            && settings.server.public_base_url == format!("http://{}", settings.server.site_addr)
+        {
+            // The public URL was derived from an address whose port the OS picks: use that port.
+            settings.server.public_base_url = format!("http://{local_addr}");
+        }
         let leptos_options = LeptosOptions::builder()
             .output_name(env!("CARGO_PKG_NAME"))
             .site_root(settings.server.site_root.as_str())
@@ -63,7 +72,9 @@ impl Application {
         let state = AppState {
             leptos_options,
             pool,
+            limits: Arc::new(Limits::new(&settings)),
             settings: Arc::new(settings),
+            keyring: Arc::new(keyring),
             workers: WorkerCount(roles.workers),
         };
         let router = router(state.clone());
@@ -102,7 +113,10 @@ impl Application {
             public_base_url = %self.state.settings.server.public_base_url,
             "listening"
         );
-        axum::serve(self.listener, self.router)
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await
             .context("server error")?;
@@ -156,6 +170,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
+        .merge(routes::api::router())
         .leptos_routes_with_context(
             &state,
             leptos_routes,
@@ -163,6 +178,10 @@ fn router(state: AppState) -> Router {
             move || shell(shell_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            routes::csrf::refuse_cross_site,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

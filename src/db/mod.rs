@@ -1,9 +1,16 @@
 //! All SQL lives here, one file per table. Functions take an executor so that the
 //! caller decides what runs in one transaction.
 
+pub mod agents;
+pub mod api_tokens;
+pub mod audit;
 pub mod health;
 pub mod queue_probes;
+pub mod sessions;
 pub mod tasks;
+pub mod tenants;
+pub mod triggers;
+pub mod users;
 
 use std::time::Duration;
 

@@ -1,6 +1,15 @@
-//! Types shared by the server, the browser UI and the machine routes.
+//! Types shared by the server, the browser UI and the machine routes. Constructors parse
+//! and refuse bad values, so a value of these types is valid wherever it travels.
+
+mod agent;
+mod audit;
+mod secret;
 
 use serde::{Deserialize, Serialize};
+
+pub use agent::*;
+pub use audit::*;
+pub use secret::*;
 
 /// What the "Check server status" control shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -8,4 +17,30 @@ pub struct ServerStatus {
     pub version: String,
     pub database_reachable: bool,
     pub workers_in_process: u32,
+}
+
+/// One problem with an input value, located by a JSON pointer (`""` for the whole value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+/// The answer of `POST /api/schemas/validate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SchemaValidation {
+    pub valid: bool,
+    pub errors: Vec<FieldError>,
+}
+
+/// Deserializes a field that distinguishes "absent" (`None`) from `null` (`Some(None)`),
+/// as PATCH bodies need (`"payload_schema": null` clears the schema).
+pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }

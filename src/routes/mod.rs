@@ -1,3 +1,6 @@
-//! Plain axum routes for machines (health checks now; the webhook route and the REST API later).
+//! Plain axum routes for machines: health checks and the REST API (the webhook route joins
+//! them). Browser pages are Leptos routes in `app/`.
 
+pub mod api;
+pub mod csrf;
 pub mod health;

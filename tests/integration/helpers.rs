@@ -1,6 +1,11 @@
 use std::time::Duration;
 
-use agent_webhooks::{config::Settings, startup::Application};
+use std::sync::Arc;
+
+use agent_webhooks::{
+    config::Settings, crypto::keyring::MasterKeyring, services, startup::Application,
+    state::AppState,
+};
 use sqlx::{postgres::PgPoolOptions, PgPool};
 use tokio::{sync::oneshot, task::JoinHandle};
 use uuid::Uuid;
@@ -84,20 +89,30 @@ impl Drop for TestDatabase {
 pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
+    pub state: AppState,
+    /// A client without cookies, following no redirects.
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
     // Last: dropped after the server is gone.
-    _database: TestDatabase,
+    pub database: Arc<TestDatabase>,
 }
 
 pub struct TestOptions {
     pub workers: u32,
+    /// Master keys, newest first; a fresh one when empty.
+    pub master_keys: Vec<String>,
+    /// Reuse another app's database (for restarts); a fresh one when `None`.
+    pub database: Option<Arc<TestDatabase>>,
 }
 
 impl Default for TestOptions {
     fn default() -> Self {
-        Self { workers: 1 }
+        Self {
+            workers: 1,
+            master_keys: Vec::new(),
+            database: None,
+        }
     }
 }
 
@@ -109,7 +124,15 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         agent_webhooks::telemetry::init(agent_webhooks::config::LogFormat::Pretty);
     }
-    let database = TestDatabase::create().await;
+    let database = match options.database {
+        Some(database) => database,
+        None => Arc::new(TestDatabase::create().await),
+    };
+    let master_keys = if options.master_keys.is_empty() {
+        vec![MasterKeyring::generate_key()]
+    } else {
+        options.master_keys
+    };
     let settings = Settings::from_toml(&format!(
         r#"
         [server]
@@ -121,6 +144,8 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         [workers]
         count = {workers}
         poll_interval_ms = 50
+        [security]
+        master_keys = {master_keys:?}
         "#,
         url = database.url,
         workers = options.workers,
@@ -132,7 +157,8 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         .await
         .expect("application starts");
     let address = format!("http://{}", app.local_addr());
-    let pool = app.state().pool.clone();
+    let state = app.state().clone();
+    let pool = state.pool.clone();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
@@ -140,6 +166,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     TestApp {
         address,
         pool,
+        state,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
@@ -147,7 +174,67 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
             .expect("client"),
         shutdown: Some(shutdown),
         server: Some(server),
-        _database: database,
+        database,
+    }
+}
+
+/// An administrator signed in through the real login endpoint.
+pub struct Admin {
+    pub email: String,
+    pub password: String,
+    pub tenant_id: uuid::Uuid,
+    /// Carries the session cookie and sends a same-origin `Origin`, as a browser would.
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    /// Creates an administrator in `tenant` (created when new) and signs in.
+    pub async fn admin(&self, tenant: &str) -> Admin {
+        let email = format!("admin-{}@{tenant}.example", Uuid::new_v4().simple());
+        let password = "correct horse battery staple".to_owned();
+        let created = services::auth::create_admin(
+            &self.pool,
+            &self.state.keyring,
+            tenant,
+            &email,
+            &password,
+        )
+        .await
+        .expect("create admin");
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("origin", self.address.parse().unwrap());
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let response = client
+            .post(self.url("/api/auth/login"))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "login: {}",
+            response.text().await.unwrap()
+        );
+        Admin {
+            email,
+            password,
+            tenant_id: created.tenant_id,
+            client,
+        }
+    }
+
+    /// A new API token in `tenant`.
+    pub async fn api_token(&self, tenant: &str) -> String {
+        services::auth::create_api_token(&self.pool, &self.state.keyring, tenant, "tests")
+            .await
+            .expect("create token")
     }
 }
 

@@ -6,7 +6,11 @@ use crate::helpers::{eventually, spawn_app_with, TestOptions};
 
 #[tokio::test]
 async fn an_enqueued_task_is_run_by_the_in_process_worker_exactly_once() {
-    let app = spawn_app_with(TestOptions { workers: 2 }).await;
+    let app = spawn_app_with(TestOptions {
+        workers: 2,
+        ..Default::default()
+    })
+    .await;
     let probe_id = probe::enqueue(&app.pool).await.unwrap();
 
     let completed_at = eventually(Duration::from_secs(10), "the probe to complete", || async {
@@ -38,7 +42,11 @@ async fn an_enqueued_task_is_run_by_the_in_process_worker_exactly_once() {
 
 #[tokio::test]
 async fn without_workers_a_task_waits_in_the_queue() {
-    let app = spawn_app_with(TestOptions { workers: 0 }).await;
+    let app = spawn_app_with(TestOptions {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
     let probe_id = probe::enqueue(&app.pool).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
@@ -57,7 +65,11 @@ async fn without_workers_a_task_waits_in_the_queue() {
 
 #[tokio::test]
 async fn a_task_of_unknown_shape_is_failed_and_the_worker_keeps_going() {
-    let app = spawn_app_with(TestOptions { workers: 1 }).await;
+    let app = spawn_app_with(TestOptions {
+        workers: 1,
+        ..Default::default()
+    })
+    .await;
     sqlx::query(
         "insert into fang_tasks (metadata, task_type) values ('{\"type\": \"NoSuchTask\"}', $1)",
     )

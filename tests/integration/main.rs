@@ -3,6 +3,11 @@
 
 mod helpers;
 
+mod agents;
+mod audit;
+mod auth;
 mod health;
 mod jobs;
+mod keys;
 mod pages;
+mod secrets;

@@ -30,7 +30,7 @@ pub fn HomePage() -> impl IntoView {
                 "Check server status"
             </button>
             <p role="status" class="status-line">
-                {move || outcome.get().map(|result| describe(result))}
+                {move || outcome.get().map(describe)}
             </p>
         </section>
     }

@@ -1,0 +1,133 @@
+//! `agents` joined with their webhook trigger. Every read is scoped by tenant.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AgentRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub status: String,
+    pub system_prompt: String,
+    pub rate_limit_per_minute: Option<i32>,
+    pub require_timestamp: bool,
+    pub draft_payload_schema: Option<Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    // From the trigger, when there is one.
+    pub webhook_url: Option<String>,
+    pub payload_schema: Option<Value>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+}
+
+const SELECT: &str = "select a.id, a.tenant_id, a.name, a.description, a.status, a.system_prompt,
+        a.rate_limit_per_minute, a.require_timestamp, a.draft_payload_schema, a.created_at,
+        a.updated_at, t.webhook_url, t.payload_schema,
+        case when t.previous_secret_expires_at > now() then t.previous_secret_expires_at end
+            as previous_secret_expires_at
+    from agents a left join agent_triggers t on t.agent_id = a.id and t.trigger_type = 'webhook'";
+
+pub struct NewAgentRow<'a> {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub status: &'a str,
+    pub system_prompt: &'a str,
+    pub rate_limit_per_minute: Option<i32>,
+    pub require_timestamp: bool,
+    pub draft_payload_schema: Option<&'a Value>,
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, agent: &NewAgentRow<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into agents (id, tenant_id, name, description, status, system_prompt,
+             rate_limit_per_minute, require_timestamp, draft_payload_schema)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(agent.id)
+    .bind(agent.tenant_id)
+    .bind(agent.name)
+    .bind(agent.description)
+    .bind(agent.status)
+    .bind(agent.system_prompt)
+    .bind(agent.rate_limit_per_minute)
+    .bind(agent.require_timestamp)
+    .bind(agent.draft_payload_schema)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn find(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<AgentRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} where a.tenant_id = $1 and a.id = $2"))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Locks the agent row for the rest of the caller's transaction.
+pub async fn lock(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("select 1 from agents where tenant_id = $1 and id = $2 for update")
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(conn)
+            .await?
+            .is_some(),
+    )
+}
+
+pub async fn list(db: impl PgExecutor<'_>, tenant_id: Uuid) -> Result<Vec<AgentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT} where a.tenant_id = $1 order by a.created_at desc, a.id"
+    ))
+    .bind(tenant_id)
+    .fetch_all(db)
+    .await
+}
+
+pub struct AgentChanges<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub status: &'a str,
+    pub system_prompt: &'a str,
+    pub rate_limit_per_minute: Option<i32>,
+    pub require_timestamp: bool,
+    pub draft_payload_schema: Option<&'a Value>,
+}
+
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+    changes: &AgentChanges<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update agents set name = $3, description = $4, status = $5, system_prompt = $6,
+             rate_limit_per_minute = $7, require_timestamp = $8, draft_payload_schema = $9,
+             updated_at = now()
+         where tenant_id = $1 and id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(changes.name)
+    .bind(changes.description)
+    .bind(changes.status)
+    .bind(changes.system_prompt)
+    .bind(changes.rate_limit_per_minute)
+    .bind(changes.require_timestamp)
+    .bind(changes.draft_payload_schema)
+    .execute(db)
+    .await?;
+    Ok(())
+}

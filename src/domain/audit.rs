@@ -1,0 +1,62 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What the audit log records. Stored as its dotted name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub enum AuditAction {
+    #[serde(rename = "agent.created")]
+    AgentCreated,
+    #[serde(rename = "agent.updated")]
+    AgentUpdated,
+    #[serde(rename = "schema.updated")]
+    SchemaUpdated,
+    #[serde(rename = "secret.revealed")]
+    SecretRevealed,
+    #[serde(rename = "secret.reveal_denied")]
+    SecretRevealDenied,
+    #[serde(rename = "secret.regenerated")]
+    SecretRegenerated,
+    #[serde(rename = "webhook.signature_failed")]
+    WebhookSignatureFailed,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AgentCreated => "agent.created",
+            Self::AgentUpdated => "agent.updated",
+            Self::SchemaUpdated => "schema.updated",
+            Self::SecretRevealed => "secret.revealed",
+            Self::SecretRevealDenied => "secret.reveal_denied",
+            Self::SecretRegenerated => "secret.regenerated",
+            Self::WebhookSignatureFailed => "webhook.signature_failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// Dotted action name, e.g. `secret.revealed`.
+    pub action: String,
+    /// `user:<id>`, `token:<id>` or `webhook`.
+    pub actor: String,
+    pub agent_id: Option<Uuid>,
+    /// `success` or `denied` / `failure`.
+    pub outcome: String,
+    pub source_ip: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub details: serde_json::Value,
+}
+
+/// Newest first; pass `next_before` as `before` for the next page (null at the end).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    pub next_before: Option<i64>,
+}

@@ -1,0 +1,40 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The webhook secret in both forms senders use. Only ever sent with `Cache-Control: no-store`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RevealedSecret {
+    /// Base64 of the 32 secret bytes; its UTF-8 text is the key for `X-Hub-Signature-256`.
+    pub hmac_secret: String,
+    /// `whsec_` + base64: the key form Standard Webhooks libraries take.
+    pub standard_webhooks_secret: String,
+}
+
+impl std::fmt::Debug for RevealedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RevealedSecret([redacted])")
+    }
+}
+
+/// `POST /api/agents/{id}/regenerate-webhook-secret`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RegenerateSecret {
+    /// Seconds the previous secret keeps verifying (0..=86400, default 0).
+    #[serde(default)]
+    pub grace_period_seconds: Option<u32>,
+}
+
+pub const MAX_GRACE_PERIOD_SECONDS: u32 = 86_400;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SecretRegenerated {
+    pub success: bool,
+    pub message: String,
+    pub new_secret_masked: String,
+    /// When the previous secret stops verifying; null when it stopped at once.
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,38 @@
+//! The REST API under `/api`: JSON in and out, authenticated by session cookie or API token.
+//! Handlers only translate HTTP to `services` calls.
+
+mod agents;
+mod audit;
+mod auth;
+pub mod extract;
+mod openapi;
+mod schemas;
+
+use axum::{
+    routing::{get, post},
+    Router,
+};
+
+pub use openapi::ApiDoc;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/agents", get(agents::list).post(agents::create))
+        .route("/api/agents/{id}", get(agents::get).patch(agents::update))
+        .route(
+            "/api/agents/{id}/webhook-secret",
+            get(agents::reveal_secret),
+        )
+        .route(
+            "/api/agents/{id}/regenerate-webhook-secret",
+            post(agents::regenerate_secret),
+        )
+        .route("/api/agents/{id}/audit", get(audit::for_agent))
+        .route("/api/audit", get(audit::for_tenant))
+        .route("/api/schemas/validate", post(schemas::validate))
+        .route("/api/openapi.json", get(openapi::document))
+}

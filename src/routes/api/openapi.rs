@@ -1,0 +1,54 @@
+//! The OpenAPI document, generated from the handlers' annotations and the domain types.
+
+use axum::Json;
+use utoipa::{
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+
+use super::{agents, audit, auth, schemas};
+use crate::domain;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "agent-webhooks", description = "Signed webhook triggers for agents: admin REST API."),
+    paths(
+        auth::login, auth::logout,
+        agents::create, agents::list, agents::get, agents::update,
+        agents::reveal_secret, agents::regenerate_secret,
+        audit::for_agent, audit::for_tenant,
+        schemas::validate,
+    ),
+    components(schemas(
+        domain::Agent, domain::AgentStatus, domain::CreateAgent, domain::UpdateAgent,
+        domain::RevealedSecret, domain::RegenerateSecret, domain::SecretRegenerated,
+        domain::AuditEntry, domain::AuditPage, domain::SchemaValidation, domain::FieldError,
+    )),
+    modifiers(&SecuritySchemes)
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("API token from `agent-webhooks create-token`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("aw_session"))),
+        );
+    }
+}
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,275 @@
+//! Creating, reading and changing agents. A non-draft agent always has its webhook trigger
+//! (URL + encrypted secret), created in the same transaction as the change that needs it.
+
+use serde_json::{json, Value};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{audit, keys, schemas, Principal};
+use crate::{
+    crypto::secrets::{WebhookSecret, MASKED},
+    db::{
+        self,
+        agents::{AgentChanges, AgentRow, NewAgentRow},
+    },
+    domain::{
+        bounded_text, parse_rate_limit, Agent, AgentName, AgentStatus, AuditAction, CreateAgent,
+        UpdateAgent, DESCRIPTION_MAX_CHARS, SYSTEM_PROMPT_MAX_CHARS,
+    },
+    error::AppError,
+    state::AppState,
+};
+
+pub fn webhook_url(public_base_url: &str, agent_id: Uuid) -> String {
+    format!("{public_base_url}/agents/{agent_id}/webhook")
+}
+
+/// Refuses an invalid payload schema with every problem located.
+pub fn check_payload_schema(schema: &Value) -> Result<(), AppError> {
+    schemas::compile(schema)
+        .map(drop)
+        .map_err(|details| AppError::Invalid {
+            message: "invalid payload schema".into(),
+            details,
+        })
+}
+
+fn text(field: &str, raw: Option<&str>, max: usize) -> Result<String, AppError> {
+    bounded_text(field, raw.unwrap_or(""), max).map_err(|message| AppError::invalid(field, message))
+}
+
+fn rate_limit(raw: Option<u32>) -> Result<Option<i32>, AppError> {
+    parse_rate_limit(raw)
+        .map(|limit| limit.map(|n| n as i32))
+        .map_err(|message| AppError::invalid("rate_limit_per_minute", message))
+}
+
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    input: CreateAgent,
+) -> Result<Agent, AppError> {
+    let name = AgentName::parse(&input.name).map_err(|m| AppError::invalid("name", m))?;
+    let description = text(
+        "description",
+        input.description.as_deref(),
+        DESCRIPTION_MAX_CHARS,
+    )?;
+    let system_prompt = text(
+        "system_prompt",
+        input.system_prompt.as_deref(),
+        SYSTEM_PROMPT_MAX_CHARS,
+    )?;
+    let status = input.status.unwrap_or(AgentStatus::Active);
+    let rate_limit = match input.rate_limit_per_minute {
+        None => Some(state.settings.webhooks.default_rate_limit_per_minute as i32),
+        Some(limit) => rate_limit(limit)?,
+    };
+    if let Some(schema) = &input.payload_schema {
+        check_payload_schema(schema)?;
+    }
+    let id = Uuid::new_v4();
+    let schema = input.payload_schema.as_ref();
+    let mut tx = state.pool.begin().await?;
+    db::agents::insert(
+        &mut *tx,
+        &NewAgentRow {
+            id,
+            tenant_id: principal.tenant_id,
+            name: name.as_str(),
+            description: &description,
+            status: status.as_str(),
+            system_prompt: &system_prompt,
+            rate_limit_per_minute: rate_limit,
+            require_timestamp: input.require_timestamp.unwrap_or(false),
+            draft_payload_schema: schema.filter(|_| !status.has_trigger()),
+        },
+    )
+    .await?;
+    if status.has_trigger() {
+        create_trigger(&mut tx, state, principal.tenant_id, id, schema).await?;
+    }
+    audit::record(
+        &mut *tx,
+        principal,
+        AuditAction::AgentCreated,
+        Some(id),
+        "success",
+        json!({ "name": name.as_str(), "status": status }),
+    )
+    .await?;
+    tx.commit().await?;
+    get(state, principal, id).await
+}
+
+async fn create_trigger(
+    conn: &mut PgConnection,
+    state: &AppState,
+    tenant_id: Uuid,
+    agent_id: Uuid,
+    payload_schema: Option<&Value>,
+) -> Result<(), AppError> {
+    let tenant_key = keys::tenant_key(&mut *conn, &state.keyring, tenant_id).await?;
+    let sealed = tenant_key.encrypt_secret(&WebhookSecret::generate());
+    let url = webhook_url(&state.settings.server.public_base_url, agent_id);
+    db::triggers::insert(&mut *conn, agent_id, &url, &sealed, payload_schema).await?;
+    Ok(())
+}
+
+pub async fn get(state: &AppState, principal: &Principal, id: Uuid) -> Result<Agent, AppError> {
+    db::agents::find(&state.pool, principal.tenant_id, id)
+        .await?
+        .map(to_domain)
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn list(state: &AppState, principal: &Principal) -> Result<Vec<Agent>, AppError> {
+    Ok(db::agents::list(&state.pool, principal.tenant_id)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect())
+}
+
+pub async fn update(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    patch: UpdateAgent,
+) -> Result<Agent, AppError> {
+    if let Some(Some(schema)) = &patch.payload_schema {
+        check_payload_schema(schema)?;
+    }
+    let mut tx = state.pool.begin().await?;
+    if !db::agents::lock(&mut tx, principal.tenant_id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    let current = db::agents::find(&mut *tx, principal.tenant_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut changed: Vec<&str> = Vec::new();
+
+    let name = match &patch.name {
+        Some(raw) => {
+            changed.push("name");
+            AgentName::parse(raw)
+                .map_err(|m| AppError::invalid("name", m))?
+                .as_str()
+                .to_owned()
+        }
+        None => current.name.clone(),
+    };
+    let description = match &patch.description {
+        Some(raw) => {
+            changed.push("description");
+            text("description", Some(raw), DESCRIPTION_MAX_CHARS)?
+        }
+        None => current.description.clone(),
+    };
+    let system_prompt = match &patch.system_prompt {
+        Some(raw) => {
+            changed.push("system_prompt");
+            text("system_prompt", Some(raw), SYSTEM_PROMPT_MAX_CHARS)?
+        }
+        None => current.system_prompt.clone(),
+    };
+    let rate_limit_per_minute = match patch.rate_limit_per_minute {
+        Some(limit) => {
+            changed.push("rate_limit_per_minute");
+            rate_limit(limit)?
+        }
+        None => current.rate_limit_per_minute,
+    };
+    let require_timestamp = patch.require_timestamp.unwrap_or(current.require_timestamp);
+    if patch.require_timestamp.is_some() {
+        changed.push("require_timestamp");
+    }
+    let current_status: AgentStatus = current
+        .status
+        .parse()
+        .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
+    let status = patch.status.unwrap_or(current_status);
+    if patch.status.is_some() {
+        changed.push("status");
+    }
+
+    let has_trigger = current.webhook_url.is_some();
+    // The schema the agent should end up with, if the patch touches it.
+    let new_schema: Option<Option<&Value>> = patch.payload_schema.as_ref().map(Option::as_ref);
+    let mut draft_schema = current.draft_payload_schema.clone();
+    if has_trigger {
+        if let Some(schema) = new_schema {
+            db::triggers::set_payload_schema(&mut *tx, id, schema).await?;
+        }
+    } else if status.has_trigger() {
+        // First time out of draft: the trigger is born now, with the waiting schema.
+        let schema = new_schema.unwrap_or(current.draft_payload_schema.as_ref());
+        create_trigger(&mut tx, state, principal.tenant_id, id, schema).await?;
+        draft_schema = None;
+    } else if let Some(schema) = new_schema {
+        draft_schema = schema.cloned();
+    }
+
+    db::agents::update(
+        &mut *tx,
+        principal.tenant_id,
+        id,
+        &AgentChanges {
+            name: &name,
+            description: &description,
+            status: status.as_str(),
+            system_prompt: &system_prompt,
+            rate_limit_per_minute,
+            require_timestamp,
+            draft_payload_schema: draft_schema.as_ref(),
+        },
+    )
+    .await?;
+    if patch.payload_schema.is_some() {
+        audit::record(
+            &mut *tx,
+            principal,
+            AuditAction::SchemaUpdated,
+            Some(id),
+            "success",
+            json!({ "cleared": matches!(patch.payload_schema, Some(None)) }),
+        )
+        .await?;
+    }
+    if !changed.is_empty() {
+        audit::record(
+            &mut *tx,
+            principal,
+            AuditAction::AgentUpdated,
+            Some(id),
+            "success",
+            json!({ "changed": changed, "status": status }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    get(state, principal, id).await
+}
+
+fn to_domain(row: AgentRow) -> Agent {
+    let has_trigger = row.webhook_url.is_some();
+    Agent {
+        id: row.id,
+        name: row.name,
+        description: row.description,
+        status: row.status.parse().unwrap_or(AgentStatus::Inactive),
+        system_prompt: row.system_prompt,
+        hmac_secret_masked: has_trigger.then(|| MASKED.to_owned()),
+        webhook_url: row.webhook_url,
+        payload_schema: if has_trigger {
+            row.payload_schema
+        } else {
+            row.draft_payload_schema
+        },
+        rate_limit_per_minute: row.rate_limit_per_minute.map(|n| n as u32),
+        require_timestamp: row.require_timestamp,
+        previous_secret_expires_at: row.previous_secret_expires_at,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}

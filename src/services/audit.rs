@@ -1,0 +1,60 @@
+use serde_json::Value;
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use super::Principal;
+use crate::{
+    db::{self, audit::NewAuditEntry},
+    domain::{AuditAction, AuditPage},
+    error::AppError,
+};
+
+pub const DEFAULT_PAGE: i64 = 50;
+pub const MAX_PAGE: i64 = 200;
+
+/// Writes one audit entry. `details` must never hold a secret, token or signature.
+pub async fn record(
+    db: impl PgExecutor<'_>,
+    principal: &Principal,
+    action: AuditAction,
+    agent_id: Option<Uuid>,
+    outcome: &str,
+    details: Value,
+) -> Result<(), sqlx::Error> {
+    db::audit::insert(
+        db,
+        &NewAuditEntry {
+            tenant_id: principal.tenant_id,
+            actor: &principal.actor.to_string(),
+            action: action.as_str(),
+            agent_id,
+            outcome,
+            source_ip: principal.source_ip.as_deref(),
+            details,
+        },
+    )
+    .await
+}
+
+pub async fn page(
+    db: impl PgExecutor<'_>,
+    principal: &Principal,
+    agent_id: Option<Uuid>,
+    before: Option<i64>,
+    limit: Option<i64>,
+) -> Result<AuditPage, AppError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AppError::invalid(
+            "limit",
+            format!("limit must be 1..={MAX_PAGE}"),
+        ));
+    }
+    let items = db::audit::list(db, principal.tenant_id, agent_id, before, limit).await?;
+    let next_before = if items.len() as i64 == limit {
+        items.last().map(|entry| entry.id)
+    } else {
+        None
+    };
+    Ok(AuditPage { items, next_before })
+}

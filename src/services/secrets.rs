@@ -1,0 +1,112 @@
+//! Revealing and regenerating an agent's webhook secret.
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{audit, keys, Principal};
+use crate::{
+    crypto::secrets::{WebhookSecret, MASKED},
+    db,
+    domain::{
+        AuditAction, RegenerateSecret, RevealedSecret, SecretRegenerated, MAX_GRACE_PERIOD_SECONDS,
+    },
+    error::AppError,
+    state::AppState,
+};
+
+fn no_trigger() -> AppError {
+    AppError::Conflict(
+        "this agent is a draft and has no webhook secret yet; activate it first".into(),
+    )
+}
+
+/// The secret in clear, for an administrator who asked for it. Rate-limited per actor and
+/// audited, including refusals.
+pub async fn reveal(
+    state: &AppState,
+    principal: &Principal,
+    agent_id: Uuid,
+) -> Result<RevealedSecret, AppError> {
+    if db::agents::find(&state.pool, principal.tenant_id, agent_id)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    if let Err(retry_after) = state.limits.take_reveal(principal.actor) {
+        audit::record(
+            &state.pool,
+            principal,
+            AuditAction::SecretRevealDenied,
+            Some(agent_id),
+            "denied",
+            json!({ "reason": "rate_limited", "retry_after_seconds": retry_after.as_secs_f64().ceil() }),
+        )
+        .await?;
+        return Err(AppError::RateLimited { retry_after });
+    }
+    let sealed = db::triggers::sealed_secrets(&state.pool, agent_id)
+        .await?
+        .ok_or_else(no_trigger)?;
+    let tenant_key = keys::tenant_key(&state.pool, &state.keyring, principal.tenant_id).await?;
+    let secret = tenant_key
+        .decrypt_secret(&sealed.hmac_secret)
+        .map_err(AppError::internal)?;
+    audit::record(
+        &state.pool,
+        principal,
+        AuditAction::SecretRevealed,
+        Some(agent_id),
+        "success",
+        json!({}),
+    )
+    .await?;
+    Ok(RevealedSecret {
+        hmac_secret: secret.to_base64(),
+        standard_webhooks_secret: secret.to_standard_webhooks(),
+    })
+}
+
+/// Replaces the secret. With a grace period the previous one keeps verifying until it ends;
+/// without, it stops at once. Concurrent calls are serialized by the agent's row lock.
+pub async fn regenerate(
+    state: &AppState,
+    principal: &Principal,
+    agent_id: Uuid,
+    input: RegenerateSecret,
+) -> Result<SecretRegenerated, AppError> {
+    let grace = input.grace_period_seconds.unwrap_or(0);
+    if grace > MAX_GRACE_PERIOD_SECONDS {
+        return Err(AppError::invalid(
+            "grace_period_seconds",
+            format!("grace_period_seconds must be between 0 and {MAX_GRACE_PERIOD_SECONDS}"),
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    if !db::agents::lock(&mut tx, principal.tenant_id, agent_id).await? {
+        return Err(AppError::NotFound);
+    }
+    let tenant_key = keys::tenant_key(&mut *tx, &state.keyring, principal.tenant_id).await?;
+    let sealed = tenant_key.encrypt_secret(&WebhookSecret::generate());
+    let previous_expires_at = (grace > 0).then(|| Utc::now() + Duration::seconds(i64::from(grace)));
+    if !db::triggers::replace_secret(&mut tx, agent_id, &sealed, previous_expires_at).await? {
+        return Err(no_trigger());
+    }
+    audit::record(
+        &mut *tx,
+        principal,
+        AuditAction::SecretRegenerated,
+        Some(agent_id),
+        "success",
+        json!({ "grace_period_seconds": grace }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(SecretRegenerated {
+        success: true,
+        message: "HMAC secret regenerated".into(),
+        new_secret_masked: MASKED.to_owned(),
+        previous_secret_expires_at: previous_expires_at,
+    })
+}
