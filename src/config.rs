@@ -133,7 +133,6 @@ impl Default for LogSettings {
     }
 }
 
-
 impl Settings {
     /// Reads the settings file (a missing file means defaults), applies the process
     /// environment and validates the result.
