@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Every check the project has, in CI's order: `make test`.
+#
+#   1. cargo fmt --check
+#   2. clippy on the server build (ssr, all targets) and the browser build
+#      (hydrate, wasm32), warnings are errors
+#   3. unit and integration tests (cargo nextest, or cargo test without it)
+#   4. cargo leptos build (debug)
+#   5. Playwright end-to-end tests against that build, served on a free
+#      loopback port (3100 and up) with a freshly created database
+#      agent_webhooks_e2e on the same server as DATABASE_URL
+#
+# Usage: scripts/test.sh [--skip-e2e | --only-e2e]
+#   --skip-e2e  steps 1-3 only (no cargo-leptos, Node or Chromium needed)
+#   --only-e2e  steps 4-5 only (the build is incremental, so it stays fresh)
+#
+# Environment:
+#   DATABASE_URL   a server where the user may create databases: the
+#                  integration tests create one database per test, and step
+#                  5 recreates agent_webhooks_e2e. Default: see lib.sh.
+#   CHROMIUM_PATH  browser for Playwright (default /usr/bin/chromium)
+#   E2E_PORT       port for the e2e server (default: first free from 3100)
+#   CI             when set, Playwright refuses test.only
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$AW_ROOT"
+
+# Both cargo-leptos debug builds and these commands use the same flags, so
+# they share build artifacts instead of rebuilding everything.
+ERASE=(env RUSTFLAGS="--cfg erase_components")
+E2E_DB=agent_webhooks_e2e
+SERVER_LOG=target/e2e-server.log
+
+checks=1 e2e=1
+case ${1:-} in
+  "") ;;
+  --skip-e2e) e2e=0 ;;
+  --only-e2e) checks=0 ;;
+  *) die "unknown argument '$1' (use --skip-e2e or --only-e2e)" ;;
+esac
+
+server_pid=
+on_exit() {
+  local rc=$?
+  stop_server
+  say "total wall time: $((SECONDS / 60))m $((SECONDS % 60))s (exit $rc)"
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+# Run one named step, with its duration.
+step() {
+  local name=$1 t=$SECONDS
+  shift
+  say "── $name"
+  "$@"
+  say "── $name: ok ($((SECONDS - t))s)"
+}
+
+unit_tests() {
+  if cargo nextest --version >/dev/null 2>&1; then
+    "${ERASE[@]}" cargo nextest run --features ssr
+  else
+    say "cargo-nextest not installed, using cargo test"
+    "${ERASE[@]}" cargo test --features ssr
+  fi
+}
+
+psql_bin() {
+  local bin
+  if have psql; then command -v psql
+  elif bin=$(pg_server_bindir) && [[ -x $bin/psql ]]; then echo "$bin/psql"
+  else die "psql not found: install the PostgreSQL client (e.g. 'apt-get install postgresql-client')"
+  fi
+}
+
+# Drop and create the e2e database, connected to the maintenance database.
+recreate_e2e_database() {
+  local admin_url psql
+  admin_url=$(database_url_with_name "$DATABASE_URL" postgres)
+  psql=$(psql_bin)
+  PGOPTIONS='-c client_min_messages=warning' "$psql" -X -q -v ON_ERROR_STOP=1 -d "$admin_url" \
+    -c "DROP DATABASE IF EXISTS $E2E_DB WITH (FORCE)" -c "CREATE DATABASE $E2E_DB"
+}
+
+# First port from 3100 on that nobody listens on (or E2E_PORT).
+free_port() {
+  local port
+  if [[ -n ${E2E_PORT:-} ]]; then echo "$E2E_PORT"; return; fi
+  for port in $(seq 3100 3199); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+  done
+  die "no free port in 3100-3199"
+}
+
+start_server() {
+  local port=$1 url=$2
+  mkdir -p target
+  env LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site \
+    DATABASE_URL="$url" PUBLIC_BASE_URL="http://127.0.0.1:$port" RUST_LOG=info \
+    MASTER_KEY_FILE=target/e2e/master.key \
+    target/debug/agent-webhooks serve >"$SERVER_LOG" 2>&1 &
+  server_pid=$!
+  say "e2e server pid $server_pid on 127.0.0.1:$port, log $SERVER_LOG"
+}
+
+# SIGTERM for a graceful shutdown (the server allows jobs 20 s); SIGKILL after 25 s.
+stop_server() {
+  [[ -n $server_pid ]] || return 0
+  kill "$server_pid" 2>/dev/null || true
+  for _ in $(seq 50); do
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  kill -9 "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+}
+
+show_server_log() {
+  say "last lines of $SERVER_LOG:"
+  tail -n 60 "$SERVER_LOG" >&2 || true
+}
+
+wait_ready() {
+  local base=$1
+  for _ in $(seq 60); do
+    if curl -fsS --max-time 2 -o /dev/null "$base/readyz" 2>/dev/null; then return 0; fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      show_server_log
+      die "the e2e server exited before becoming ready"
+    fi
+    sleep 1
+  done
+  show_server_log
+  die "the e2e server was not ready after 60 s ($base/readyz)"
+}
+
+end_to_end() {
+  local url port base
+  have curl || die "curl not found: install it (e.g. 'apt-get install curl')"
+  url=$(database_url_with_name "$DATABASE_URL" "$E2E_DB")
+  recreate_e2e_database
+  port=$(free_port)
+  base="http://127.0.0.1:$port"
+  start_server "$port" "$url"
+  wait_ready "$base"
+  # --no-install: never let npx fetch a different Playwright.
+  if ! (cd end2end && BASE_URL=$base DATABASE_URL=$url npx --no-install playwright test); then
+    show_server_log
+    die "Playwright tests failed (traces and screenshots in end2end/test-results)"
+  fi
+  stop_server
+}
+
+# Install everything first, so a missing tool fails in seconds, not after
+# ten minutes of compiling.
+ensure_rust_components
+ensure_wasm_target
+if (( e2e )); then
+  ensure_cargo_leptos
+  ensure_wasm_bindgen
+  ensure_node_modules
+  ensure_chromium
+fi
+ensure_database
+say "database: $(redact_url "$DATABASE_URL")"
+
+if (( checks )); then
+  step "cargo fmt --check" cargo fmt --check
+  step "clippy (ssr)" "${ERASE[@]}" cargo clippy --features ssr --all-targets -- -D warnings
+  step "clippy (hydrate, wasm32)" "${ERASE[@]}" cargo clippy --lib --features hydrate \
+    --target wasm32-unknown-unknown -- -D warnings
+  step "unit and integration tests" unit_tests
+fi
+if (( e2e )); then
+  step "cargo leptos build" cargo leptos build
+  step "end-to-end tests (Playwright)" end_to_end
+fi
