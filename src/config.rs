@@ -45,12 +45,17 @@ pub struct DatabaseSettings {
 pub struct WorkerSettings {
     pub count: u32,
     pub poll_interval_ms: u64,
+    pub lease_seconds: u64,
+    pub reaper_interval_seconds: u64,
+    pub retry_backoff_max_seconds: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookSettings {
     pub default_rate_limit_per_minute: u32,
+    pub max_body_bytes: usize,
+    pub read_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,6 +107,9 @@ impl Default for WorkerSettings {
         Self {
             count: 2,
             poll_interval_ms: 200,
+            lease_seconds: 60,
+            reaper_interval_seconds: 10,
+            retry_backoff_max_seconds: 30,
         }
     }
 }
@@ -110,6 +118,8 @@ impl Default for WebhookSettings {
     fn default() -> Self {
         Self {
             default_rate_limit_per_minute: 100,
+            max_body_bytes: 1_048_576,
+            read_timeout_seconds: 10,
         }
     }
 }
@@ -177,6 +187,11 @@ impl Settings {
         env_override!("DATABASE_ACQUIRE_TIMEOUT_SECONDS" => self.database.acquire_timeout_seconds);
         env_override!("WORKERS" => self.workers.count);
         env_override!("WORKER_POLL_INTERVAL_MS" => self.workers.poll_interval_ms);
+        env_override!("WORKER_LEASE_SECONDS" => self.workers.lease_seconds);
+        env_override!("REAPER_INTERVAL_SECONDS" => self.workers.reaper_interval_seconds);
+        env_override!("RETRY_BACKOFF_MAX_SECONDS" => self.workers.retry_backoff_max_seconds);
+        env_override!("WEBHOOK_MAX_BODY_BYTES" => self.webhooks.max_body_bytes);
+        env_override!("WEBHOOK_READ_TIMEOUT_SECONDS" => self.webhooks.read_timeout_seconds);
         env_override!("DEFAULT_RATE_LIMIT_PER_MINUTE" => self.webhooks.default_rate_limit_per_minute);
         if let Some(value) = lookup("MASTER_KEYS") {
             self.security.master_keys = value
@@ -221,6 +236,15 @@ impl Settings {
         }
         if self.workers.poll_interval_ms == 0 || self.workers.poll_interval_ms > 60_000 {
             bail!("workers.poll_interval_ms (WORKER_POLL_INTERVAL_MS) must be 1..=60000");
+        }
+        if self.workers.lease_seconds < 2 {
+            bail!("workers.lease_seconds (WORKER_LEASE_SECONDS) must be at least 2");
+        }
+        if self.workers.reaper_interval_seconds == 0 {
+            bail!("workers.reaper_interval_seconds (REAPER_INTERVAL_SECONDS) must be at least 1");
+        }
+        if self.webhooks.max_body_bytes == 0 || self.webhooks.read_timeout_seconds == 0 {
+            bail!("webhooks.max_body_bytes and webhooks.read_timeout_seconds must be positive");
         }
         let limit = self.webhooks.default_rate_limit_per_minute;
         if !(1..=1_000_000).contains(&limit) {

@@ -7,7 +7,7 @@ use anyhow::Context;
 use axum::{
     http::{HeaderName, Request},
     middleware,
-    routing::get,
+    routing::{get, post},
     Router,
 };
 use leptos::{config::LeptosOptions, prelude::provide_context};
@@ -23,7 +23,11 @@ use crate::{
     app::{shell, App},
     config::Settings,
     db,
-    jobs::{self, JobContext, WorkerPool},
+    jobs::{
+        self,
+        runner::{AgentRunner, BuiltinRunner},
+        JobContext, WorkerPool, WorkerTiming,
+    },
     routes, services,
     state::{AppState, Limits, WorkerCount},
 };
@@ -45,14 +49,22 @@ pub struct Roles {
 
 impl Application {
     /// Connects to the database (creating it if needed), applies migrations, starts the
-    /// workers and binds the listener.
+    /// workers (with the built-in agent runner) and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_runner(settings, Arc::new(BuiltinRunner)).await
+    }
+
+    /// As [`Application::build`], with the agent runtime of your choice.
+    pub async fn build_with_runner(
+        settings: Settings,
+        runner: Arc<dyn AgentRunner>,
+    ) -> anyhow::Result<Self> {
         let roles = Roles {
             workers: settings.workers.count,
         };
         let keyring = services::keys::load_master_keyring(&settings.security)?;
         let pool = prepare_database(&settings).await?;
-        let workers = start_workers(&settings, &pool, roles.workers).await?;
+        let workers = start_workers(&settings, &pool, roles.workers, runner).await?;
         let listener = TcpListener::bind(settings.server.site_addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.site_addr))?;
@@ -73,6 +85,7 @@ impl Application {
             leptos_options,
             pool,
             limits: Arc::new(Limits::new(&settings)),
+            validators: Arc::default(),
             settings: Arc::new(settings),
             keyring: Arc::new(keyring),
             workers: WorkerCount(roles.workers),
@@ -131,7 +144,7 @@ impl Application {
 pub async fn run_workers_until_stopped(settings: Settings) -> anyhow::Result<()> {
     let count = settings.workers.count.max(1);
     let pool = prepare_database(&settings).await?;
-    let workers = start_workers(&settings, &pool, count).await?;
+    let workers = start_workers(&settings, &pool, count, Arc::new(BuiltinRunner)).await?;
     shutdown_signal().await;
     workers.shutdown(settings.shutdown_grace()).await;
     pool.close().await;
@@ -148,19 +161,24 @@ async fn start_workers(
     settings: &Settings,
     pool: &PgPool,
     count: u32,
+    runner: Arc<dyn AgentRunner>,
 ) -> anyhow::Result<WorkerPool> {
     if count == 0 {
         return Ok(WorkerPool::none());
     }
     // fang's queue only does the bookkeeping of running tasks: one connection per worker.
     let queue = jobs::connect_queue(settings.database.url.expose(), count + 1).await?;
-    let context = JobContext { pool: pool.clone() };
-    Ok(WorkerPool::start(
-        count,
-        context,
-        queue,
-        Duration::from_millis(settings.workers.poll_interval_ms),
-    ))
+    let context = JobContext {
+        pool: pool.clone(),
+        runner,
+    };
+    let timing = WorkerTiming {
+        poll_interval: Duration::from_millis(settings.workers.poll_interval_ms),
+        lease: Duration::from_secs(settings.workers.lease_seconds),
+        reaper_interval: Duration::from_secs(settings.workers.reaper_interval_seconds),
+        max_backoff_seconds: settings.workers.retry_backoff_max_seconds,
+    };
+    Ok(WorkerPool::start(count, context, queue, timing))
 }
 
 fn router(state: AppState) -> Router {
@@ -170,6 +188,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
+        .route("/agents/{agent_id}/webhook", post(routes::webhook::receive))
         .merge(routes::api::router())
         .leptos_routes_with_context(
             &state,

@@ -1,14 +1,24 @@
-use std::{num::NonZeroU32, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    num::NonZeroU32,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use axum::extract::FromRef;
 use governor::{
     clock::{Clock, DefaultClock},
-    DefaultKeyedRateLimiter, Quota, RateLimiter,
+    DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter,
 };
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
+use uuid::Uuid;
 
-use crate::{config::Settings, crypto::keyring::MasterKeyring, services::Actor};
+use crate::{
+    config::Settings,
+    crypto::keyring::MasterKeyring,
+    services::{schemas::ValidatorCache, Actor},
+};
 
 /// Shared by every axum handler and, through Leptos context, every server function.
 #[derive(Clone, FromRef)]
@@ -18,6 +28,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub keyring: Arc<MasterKeyring>,
     pub limits: Arc<Limits>,
+    pub validators: Arc<ValidatorCache>,
     /// Workers running in this process (0 when they run elsewhere).
     pub workers: WorkerCount,
 }
@@ -25,10 +36,18 @@ pub struct AppState {
 #[derive(Clone, Copy, Debug)]
 pub struct WorkerCount(pub u32);
 
-/// In-process token buckets. Each server process keeps its own.
+/// In-process token buckets (GCRA: a full bucket allows the whole quota as a burst, then
+/// refills evenly). Each server process keeps its own.
 pub struct Limits {
     reveals: DefaultKeyedRateLimiter<Actor>,
+    /// Per agent, with the agent's own quota (rebuilt when the quota changes).
+    webhooks: Mutex<HashMap<Uuid, (u32, Arc<DefaultDirectRateLimiter>)>>,
+    /// Per agent: how many failed verifications get an audit entry and a warning.
+    failure_reports: DefaultKeyedRateLimiter<Uuid>,
 }
+
+/// Audit entries and warnings for failed verifications, per agent and minute.
+const FAILURE_REPORTS_PER_MINUTE: NonZeroU32 = NonZeroU32::new(10).unwrap();
 
 impl Limits {
     pub fn new(settings: &Settings) -> Self {
@@ -36,7 +55,44 @@ impl Limits {
             NonZeroU32::new(settings.security.reveal_limit_per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
             reveals: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            webhooks: Mutex::new(HashMap::new()),
+            failure_reports: RateLimiter::keyed(Quota::per_minute(FAILURE_REPORTS_PER_MINUTE)),
         }
+    }
+
+    /// Takes one webhook from the agent's bucket of `per_minute`, or says how long to wait.
+    pub fn take_webhook(&self, agent_id: Uuid, per_minute: u32) -> Result<(), Duration> {
+        let Some(quota) = NonZeroU32::new(per_minute) else {
+            return Ok(());
+        };
+        let limiter = {
+            let mut buckets = self
+                .webhooks
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let bucket = buckets.entry(agent_id).or_insert_with(|| {
+                (
+                    per_minute,
+                    Arc::new(RateLimiter::direct(Quota::per_minute(quota))),
+                )
+            });
+            if bucket.0 != per_minute {
+                *bucket = (
+                    per_minute,
+                    Arc::new(RateLimiter::direct(Quota::per_minute(quota))),
+                );
+            }
+            bucket.1.clone()
+        };
+        limiter
+            .check()
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
+    /// Whether this failed verification may be audited and logged: a flood is summarized by
+    /// the entries that got through instead of one row per request.
+    pub fn may_report_failure(&self, agent_id: Uuid) -> bool {
+        self.failure_reports.check_key(&agent_id).is_ok()
     }
 
     /// Takes one secret reveal from the actor's bucket, or says how long to wait.

@@ -131,3 +131,38 @@ pub async fn update(
     .await?;
     Ok(())
 }
+
+/// Everything the webhook route needs about an agent, in one round trip. The secrets are
+/// still sealed: the tenant key opens them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WebhookTarget {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub status: String,
+    pub rate_limit_per_minute: Option<i32>,
+    pub require_timestamp: bool,
+    pub payload_schema: Option<Value>,
+    pub sealed_tenant_key: String,
+    pub hmac_secret: String,
+    /// Only while its grace period lasts.
+    pub previous_hmac_secret: Option<String>,
+}
+
+pub async fn find_webhook_target(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<WebhookTarget>, sqlx::Error> {
+    sqlx::query_as(
+        "select a.id, a.tenant_id, a.status, a.rate_limit_per_minute, a.require_timestamp,
+                t.payload_schema, tn.sealed_key as sealed_tenant_key, t.hmac_secret,
+                case when t.previous_secret_expires_at > now() then t.previous_hmac_secret end
+                    as previous_hmac_secret
+         from agents a
+         join agent_triggers t on t.agent_id = a.id and t.trigger_type = 'webhook'
+         join tenants tn on tn.id = a.tenant_id
+         where a.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}

@@ -4,6 +4,8 @@
 pub mod agents;
 pub mod api_tokens;
 pub mod audit;
+pub mod deliveries;
+pub mod executions;
 pub mod health;
 pub mod queue_probes;
 pub mod sessions;

@@ -62,3 +62,12 @@ pub async fn claim_next(
     })
     .transpose()
 }
+
+/// Renews a running task's lease (its heartbeat).
+pub async fn touch(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("update fang_tasks set updated_at = now() where id = $1 and state = 'in_progress'")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -3,12 +3,14 @@
 
 mod agent;
 mod audit;
+mod execution;
 mod secret;
 
 use serde::{Deserialize, Serialize};
 
 pub use agent::*;
 pub use audit::*;
+pub use execution::*;
 pub use secret::*;
 
 /// What the "Check server status" control shows.

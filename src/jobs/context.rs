@@ -1,10 +1,15 @@
+use std::sync::Arc;
+
 use fang::FangError;
 use sqlx::PgPool;
+
+use super::runner::AgentRunner;
 
 /// What a running task may use. Set by the worker around every task run.
 #[derive(Clone)]
 pub struct JobContext {
     pub pool: PgPool,
+    pub runner: Arc<dyn AgentRunner>,
 }
 
 tokio::task_local! {

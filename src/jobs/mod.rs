@@ -6,14 +6,19 @@
 //! - tasks are rebuilt from JSON and cannot carry state, so the worker runs each task inside
 //!   a task-local [`JobContext`] (the one documented place where tasks reach the database);
 //! - its fetch is not atomic, so we claim tasks with one `update ... skip locked`;
-//! - its pool does not restart a worker whose loop ends, so ours is supervised.
+//! - its pool does not restart a worker whose loop ends, so ours is supervised;
+//! - a task whose worker died stays `in_progress` forever, so running tasks send heartbeats
+//!   and a reaper hands out tasks whose heartbeat stopped (see `reaper`).
 
 mod context;
+pub mod execute;
 pub mod probe;
+pub mod reaper;
+pub mod runner;
 mod worker;
 
 pub use context::{context, JobContext};
-pub use worker::WorkerPool;
+pub use worker::{WorkerPool, WorkerTiming};
 
 /// The fang task type our workers poll for.
 pub const TASK_TYPE: &str = "agent_webhooks";

@@ -7,10 +7,22 @@ use tracing::Instrument;
 use super::{context, JobContext, TASK_TYPE};
 use crate::db;
 
-/// A fixed number of supervised workers. Dropping it does not stop them: call `shutdown`.
+/// A fixed number of supervised workers and a reaper. Dropping it does not stop them:
+/// call `shutdown`.
 pub struct WorkerPool {
     supervisors: Vec<JoinHandle<()>>,
     stop: watch::Sender<bool>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerTiming {
+    /// Idle polling interval.
+    pub poll_interval: Duration,
+    /// A running task without a heartbeat for this long is considered abandoned.
+    pub lease: Duration,
+    pub reaper_interval: Duration,
+    /// Upper bound of the delay before a failed task's retry.
+    pub max_backoff_seconds: u32,
 }
 
 #[derive(Clone)]
@@ -18,28 +30,28 @@ struct Worker {
     number: u32,
     context: JobContext,
     queue: AsyncQueue,
-    poll_interval: Duration,
+    timing: WorkerTiming,
 }
 
 impl WorkerPool {
-    pub fn start(
-        count: u32,
-        context: JobContext,
-        queue: AsyncQueue,
-        poll_interval: Duration,
-    ) -> Self {
+    pub fn start(count: u32, context: JobContext, queue: AsyncQueue, timing: WorkerTiming) -> Self {
         let (stop, _) = watch::channel(false);
-        let supervisors = (0..count)
+        let mut supervisors: Vec<JoinHandle<()>> = (0..count)
             .map(|number| {
                 let worker = Worker {
                     number,
                     context: context.clone(),
                     queue: queue.clone(),
-                    poll_interval,
+                    timing,
                 };
                 tokio::spawn(supervise(worker, stop.subscribe()))
             })
             .collect();
+        supervisors.push(tokio::spawn(reap(
+            context.pool.clone(),
+            timing,
+            stop.subscribe(),
+        )));
         tracing::info!(workers = count, "execution workers started");
         Self { supervisors, stop }
     }
@@ -66,6 +78,19 @@ impl WorkerPool {
 async fn futures_join_all(handles: Vec<JoinHandle<()>>) {
     for handle in handles {
         let _ = handle.await;
+    }
+}
+
+/// Runs the reaper every `reaper_interval` until stopped.
+async fn reap(pool: sqlx::PgPool, timing: WorkerTiming, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if let Err(err) = super::reaper::repair(&pool, timing.lease).await {
+            tracing::warn!(error = %err, "reaper pass failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(timing.reaper_interval) => {}
+            _ = stop.changed() => {}
+        }
     }
 }
 
@@ -110,7 +135,7 @@ impl Worker {
                 }
             }
             // Back off while the database is failing; poll quickly while it is merely idle.
-            let pause = self.poll_interval * idle_errors.clamp(1, 25);
+            let pause = self.timing.poll_interval * idle_errors.clamp(1, 25);
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 _ = stop.changed() => {}
@@ -133,9 +158,14 @@ impl Worker {
         };
         // Read the retry policy first: a task that panics is not handed back.
         let max_retries = runnable.max_retries();
-        let backoff = runnable.backoff(task.retries.max(0) as u32);
+        let backoff = runnable
+            .backoff(task.retries.max(0) as u32)
+            .min(self.timing.max_backoff_seconds);
         let started = std::time::Instant::now();
-        let outcome = self.run_isolated(runnable).await;
+        let outcome = tokio::select! {
+            outcome = self.run_isolated(runnable) => outcome,
+            never = self.heartbeat(task.id) => match never {},
+        };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match outcome {
             Ok(()) => {
@@ -172,6 +202,18 @@ impl Worker {
                 description: format!("task panicked: {err}"),
             })
         })
+    }
+
+    /// Keeps the task's `updated_at` fresh while it runs, so the reaper leaves it alone.
+    async fn heartbeat(&self, task_id: uuid::Uuid) -> std::convert::Infallible {
+        let mut ticks = tokio::time::interval(self.timing.lease / 3);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(err) = db::tasks::touch(&self.context.pool, task_id).await {
+                tracing::warn!(error = %err, "cannot renew the task's lease");
+            }
+        }
     }
 
     fn record<T>(&self, result: Result<T, fang::AsyncQueueError>) {

@@ -4,3 +4,4 @@
 pub mod api;
 pub mod csrf;
 pub mod health;
+pub mod webhook;

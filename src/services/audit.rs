@@ -36,6 +36,31 @@ pub async fn record(
     .await
 }
 
+/// An entry whose actor is the webhook sender (no signed-in principal).
+pub async fn record_webhook(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    agent_id: Uuid,
+    action: AuditAction,
+    outcome: &str,
+    source_ip: Option<&str>,
+    details: Value,
+) -> Result<(), sqlx::Error> {
+    db::audit::insert(
+        db,
+        &NewAuditEntry {
+            tenant_id,
+            actor: "webhook",
+            action: action.as_str(),
+            agent_id: Some(agent_id),
+            outcome,
+            source_ip,
+            details,
+        },
+    )
+    .await
+}
+
 pub async fn page(
     db: impl PgExecutor<'_>,
     principal: &Principal,

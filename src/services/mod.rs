@@ -3,10 +3,12 @@
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod executions;
 pub mod keys;
 pub mod schemas;
 pub mod secrets;
 pub mod tenants;
+pub mod webhooks;
 
 use std::fmt;
 

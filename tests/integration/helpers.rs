@@ -3,7 +3,11 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use agent_webhooks::{
-    config::Settings, crypto::keyring::MasterKeyring, services, startup::Application,
+    config::Settings,
+    crypto::keyring::MasterKeyring,
+    jobs::runner::{AgentRunner, BuiltinRunner},
+    services,
+    startup::Application,
     state::AppState,
 };
 use sqlx::{postgres::PgPoolOptions, PgPool};
@@ -42,6 +46,10 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    pub async fn create_for_test() -> Self {
+        Self::create().await
+    }
+
     async fn create() -> Self {
         let name = format!("aw_test_{}", Uuid::new_v4().simple());
         let admin = PgPoolOptions::new()
@@ -104,6 +112,10 @@ pub struct TestOptions {
     pub master_keys: Vec<String>,
     /// Reuse another app's database (for restarts); a fresh one when `None`.
     pub database: Option<Arc<TestDatabase>>,
+    /// The agent runtime; the built-in runner when `None`.
+    pub runner: Option<Arc<dyn AgentRunner>>,
+    /// Connect the app through this URL instead (e.g. a proxy in front of the test database).
+    pub connect_url: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -112,6 +124,8 @@ impl Default for TestOptions {
             workers: 1,
             master_keys: Vec::new(),
             database: None,
+            runner: None,
+            connect_url: None,
         }
     }
 }
@@ -141,19 +155,24 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         [database]
         url = "{url}"
         max_connections = 5
+        acquire_timeout_seconds = 1
         [workers]
         count = {workers}
         poll_interval_ms = 50
+        lease_seconds = 2
+        reaper_interval_seconds = 1
+        retry_backoff_max_seconds = 1
         [security]
         master_keys = {master_keys:?}
         "#,
-        url = database.url,
+        url = options.connect_url.as_deref().unwrap_or(&database.url),
         workers = options.workers,
     ))
     .expect("test settings")
     .finish()
     .expect("valid test settings");
-    let app = Application::build(settings)
+    let runner = options.runner.unwrap_or_else(|| Arc::new(BuiltinRunner));
+    let app = Application::build_with_runner(settings, runner)
         .await
         .expect("application starts");
     let address = format!("http://{}", app.local_addr());
@@ -285,4 +304,78 @@ fn with_database_replaces_only_the_database_name() {
         "postgres://postgres@localhost/x?host=/tmp/sock"
     );
     assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+}
+
+/// An agent created through the API, with its secret revealed through the API.
+pub struct TestAgent {
+    pub id: String,
+    pub secret: String,
+    pub url: String,
+}
+
+impl TestApp {
+    pub async fn agent(&self, admin: &Admin, body: serde_json::Value) -> TestAgent {
+        let response = admin
+            .client
+            .post(self.url("/api/agents"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "create agent");
+        let agent: serde_json::Value = response.json().await.unwrap();
+        let id = agent["id"].as_str().unwrap().to_owned();
+        let revealed: serde_json::Value = admin
+            .client
+            .get(self.url(&format!("/api/agents/{id}/webhook-secret")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        TestAgent {
+            url: agent["webhook_url"].as_str().unwrap().to_owned(),
+            secret: revealed["hmac_secret"].as_str().unwrap().to_owned(),
+            id,
+        }
+    }
+
+    /// Posts `body` signed GitHub-style (`X-Hub-Signature-256`) with `secret`.
+    pub async fn post_signed(&self, url: &str, secret: &str, body: &[u8]) -> reqwest::Response {
+        self.client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", hub_signature(secret, body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The execution as stored, polled until `done` says it is what the test waits for.
+    pub async fn execution_when(
+        &self,
+        id: &str,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let id: Uuid = id.parse().unwrap();
+        eventually(Duration::from_secs(15), what, || async {
+            let row: Option<serde_json::Value> = sqlx::query_scalar(
+                "select to_jsonb(e) - 'raw_body' from agent_executions e where id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .unwrap();
+            row.filter(|row| done(row))
+        })
+        .await
+    }
+}
+
+/// `sha256=<hex>` keyed with the secret's text, as GitHub-style senders compute it.
+pub fn hub_signature(secret: &str, body: &[u8]) -> String {
+    agent_webhooks::crypto::signature::hub_signature(secret.as_bytes(), body)
 }

@@ -4,6 +4,7 @@
 mod agents;
 mod audit;
 mod auth;
+mod executions;
 pub mod extract;
 mod openapi;
 mod schemas;
@@ -32,6 +33,8 @@ pub fn router() -> Router<AppState> {
             post(agents::regenerate_secret),
         )
         .route("/api/agents/{id}/audit", get(audit::for_agent))
+        .route("/api/agents/{id}/executions", get(executions::for_agent))
+        .route("/api/executions/{id}", get(executions::get))
         .route("/api/audit", get(audit::for_tenant))
         .route("/api/schemas/validate", post(schemas::validate))
         .route("/api/openapi.json", get(openapi::document))

@@ -6,8 +6,8 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{agents, audit, auth, schemas};
-use crate::domain;
+use super::{agents, audit, auth, executions, schemas};
+use crate::{domain, routes::webhook};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,12 +17,16 @@ use crate::domain;
         agents::create, agents::list, agents::get, agents::update,
         agents::reveal_secret, agents::regenerate_secret,
         audit::for_agent, audit::for_tenant,
+        executions::get, executions::for_agent,
         schemas::validate,
+        webhook::receive,
     ),
     components(schemas(
         domain::Agent, domain::AgentStatus, domain::CreateAgent, domain::UpdateAgent,
         domain::RevealedSecret, domain::RegenerateSecret, domain::SecretRegenerated,
         domain::AuditEntry, domain::AuditPage, domain::SchemaValidation, domain::FieldError,
+        domain::Execution, domain::ExecutionStatus, domain::ExecutionPage,
+        domain::WebhookAccepted, domain::WebhookErrorBody,
     )),
     modifiers(&SecuritySchemes)
 )]

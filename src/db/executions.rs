@@ -1,0 +1,194 @@
+//! `agent_executions`: the record of every accepted webhook. Status changes are conditional
+//! updates, so a task that runs twice cannot run the agent twice.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgExecutor, Row};
+use uuid::Uuid;
+
+use crate::domain::{Execution, ExecutionStatus};
+
+pub struct NewExecution<'a> {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub agent_id: Uuid,
+    pub payload: &'a Value,
+    pub raw_body: &'a [u8],
+    pub delivery_id: Option<&'a str>,
+}
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    execution: &NewExecution<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into agent_executions (id, tenant_id, agent_id, status, payload, raw_body, delivery_id)
+         values ($1, $2, $3, 'queued', $4, $5, $6)",
+    )
+    .bind(execution.id)
+    .bind(execution.tenant_id)
+    .bind(execution.agent_id)
+    .bind(execution.payload)
+    .bind(execution.raw_body)
+    .bind(execution.delivery_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// What a worker needs to run an execution.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub agent_id: Uuid,
+    pub agent_name: String,
+    pub system_prompt: String,
+    pub payload: Value,
+    pub raw_body: Vec<u8>,
+    pub attempts: i32,
+}
+
+/// `queued -> running`, counting the attempt. `None` when the execution is not queued
+/// (already running elsewhere, finished, or unknown).
+pub async fn start(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Started>, sqlx::Error> {
+    let row = sqlx::query(
+        "with started as (
+             update agent_executions set status = 'running', started_at = now(),
+                 attempts = attempts + 1
+             where id = $1 and status = 'queued'
+             returning agent_id, payload, raw_body, attempts
+         )
+         select s.agent_id, s.payload, s.raw_body, s.attempts, a.name, a.system_prompt
+         from started s join agents a on a.id = s.agent_id",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    row.map(|row| {
+        Ok(Started {
+            agent_id: row.try_get("agent_id")?,
+            agent_name: row.try_get("name")?,
+            system_prompt: row.try_get("system_prompt")?,
+            payload: row.try_get("payload")?,
+            raw_body: row
+                .try_get::<Option<Vec<u8>>, _>("raw_body")?
+                .unwrap_or_default(),
+            attempts: row.try_get("attempts")?,
+        })
+    })
+    .transpose()
+}
+
+/// `running -> completed` with the runner's result.
+pub async fn complete(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    result: &Value,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "update agent_executions set status = 'completed', result = $2, error = null,
+             completed_at = now()
+         where id = $1 and status = 'running'",
+    )
+    .bind(id)
+    .bind(result)
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// `running -> queued` after a failed attempt that will be retried; the error is kept.
+pub async fn requeue(db: impl PgExecutor<'_>, id: Uuid, error: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "update agent_executions set status = 'queued', error = $2 where id = $1 and status = 'running'",
+    )
+    .bind(id)
+    .bind(error)
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// `running -> failed` after the last attempt.
+pub async fn fail(db: impl PgExecutor<'_>, id: Uuid, error: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "update agent_executions set status = 'failed', error = $2, completed_at = now()
+         where id = $1 and status = 'running'",
+    )
+    .bind(id)
+    .bind(error)
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+const COLUMNS: &str = "id, agent_id, status, delivery_id, payload, result, error, attempts, \
+                       created_at, started_at, completed_at";
+
+fn from_row(row: &sqlx::postgres::PgRow) -> Result<Execution, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    Ok(Execution {
+        id: row.try_get("id")?,
+        agent_id: row.try_get("agent_id")?,
+        status: status
+            .parse()
+            .map_err(|err: String| sqlx::Error::Decode(err.into()))?,
+        delivery_id: row.try_get("delivery_id")?,
+        payload: row.try_get("payload")?,
+        result: row.try_get("result")?,
+        error: row.try_get("error")?,
+        attempts: row.try_get("attempts")?,
+        created_at: row.try_get::<DateTime<Utc>, _>("created_at")?,
+        started_at: row.try_get("started_at")?,
+        completed_at: row.try_get("completed_at")?,
+    })
+}
+
+pub async fn find(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Execution>, sqlx::Error> {
+    sqlx::query(&format!(
+        "select {COLUMNS} from agent_executions where tenant_id = $1 and id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
+/// Newest first, optionally of one status, after the execution `before` (keyset paging).
+pub async fn list_for_agent(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    agent_id: Uuid,
+    status: Option<ExecutionStatus>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Execution>, sqlx::Error> {
+    sqlx::query(&format!(
+        "select {COLUMNS} from agent_executions
+         where tenant_id = $1 and agent_id = $2
+           and ($3::text is null or status = $3)
+           and ($4::uuid is null or (created_at, id) < (
+               select created_at, id from agent_executions where id = $4 and tenant_id = $1))
+         order by created_at desc, id desc
+         limit $5"
+    ))
+    .bind(tenant_id)
+    .bind(agent_id)
+    .bind(status.map(ExecutionStatus::as_str))
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}

@@ -1,0 +1,116 @@
+use std::{fmt, str::FromStr};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::FieldError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub enum ExecutionStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl ExecutionStatus {
+    pub const ALL: [ExecutionStatus; 4] =
+        [Self::Queued, Self::Running, Self::Completed, Self::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed)
+    }
+}
+
+impl fmt::Display for ExecutionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ExecutionStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown execution status {s:?}"))
+    }
+}
+
+/// One run of an agent, triggered by one accepted webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Execution {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub status: ExecutionStatus,
+    pub delivery_id: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub payload: serde_json::Value,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub result: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl Execution {
+    /// From receipt to completion, once finished.
+    pub fn duration_ms(&self) -> Option<i64> {
+        self.completed_at
+            .map(|done| (done - self.created_at).num_milliseconds())
+    }
+}
+
+/// Newest first; pass `next_before` as `before` for the next page (null at the end).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ExecutionPage {
+    pub items: Vec<Execution>,
+    pub next_before: Option<Uuid>,
+}
+
+/// The 202 answer of the webhook route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct WebhookAccepted {
+    /// Always `queued`.
+    pub status: String,
+    pub execution_id: Uuid,
+    pub message: String,
+}
+
+impl WebhookAccepted {
+    pub fn queued(execution_id: Uuid) -> Self {
+        Self {
+            status: "queued".into(),
+            execution_id,
+            message: "Agent execution queued".into(),
+        }
+    }
+}
+
+/// Every non-2xx answer of the webhook route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct WebhookErrorBody {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Vec<FieldError>>,
+}

@@ -1,0 +1,86 @@
+//! The seam where an agent runtime plugs in. The built-in runner does no AI work: it records
+//! what arrived, proving the payload reached the worker intact (its SHA-256 is of the exact
+//! bytes that were signed). A real runtime implements [`AgentRunner`] and is handed to
+//! `Application::build_with_runner`.
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// What a runner gets for one execution.
+#[derive(Debug, Clone)]
+pub struct RunInput {
+    pub execution_id: Uuid,
+    pub agent_id: Uuid,
+    pub agent_name: String,
+    pub system_prompt: String,
+    /// The parsed payload (already validated against the agent's schema).
+    pub payload: Value,
+    /// The request body exactly as received and signed.
+    pub raw_body: Vec<u8>,
+    /// 1 for the first attempt.
+    pub attempt: i32,
+}
+
+#[fang::async_trait]
+pub trait AgentRunner: Send + Sync + 'static {
+    /// Runs the agent once. `Ok` carries the result stored on the execution; `Err` is
+    /// retried with backoff until the attempts run out, then stored as the error.
+    async fn run(&self, input: &RunInput) -> Result<Value, String>;
+}
+
+pub struct BuiltinRunner;
+
+#[fang::async_trait]
+impl AgentRunner for BuiltinRunner {
+    async fn run(&self, input: &RunInput) -> Result<Value, String> {
+        let top_level_keys: Vec<&String> = match &input.payload {
+            Value::Object(map) => map.keys().collect(),
+            _ => Vec::new(),
+        };
+        Ok(json!({
+            "runner": "builtin",
+            "agent_name": input.agent_name,
+            "payload_bytes": input.raw_body.len(),
+            "payload_sha256": hex::encode(Sha256::digest(&input.raw_body)),
+            "top_level_keys": top_level_keys,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_builtin_runner_describes_the_payload_it_got() {
+        let raw = br#"{"ticket_id": 7, "title": "Printer on fire"}"#.to_vec();
+        let input = RunInput {
+            execution_id: Uuid::new_v4(),
+            agent_id: Uuid::new_v4(),
+            agent_name: "Triage".into(),
+            system_prompt: String::new(),
+            payload: serde_json::from_slice(&raw).unwrap(),
+            raw_body: raw.clone(),
+            attempt: 1,
+        };
+        let result = BuiltinRunner.run(&input).await.unwrap();
+        assert_eq!(result["runner"], "builtin");
+        assert_eq!(result["agent_name"], "Triage");
+        assert_eq!(result["payload_bytes"], raw.len());
+        assert_eq!(result["payload_sha256"], hex::encode(Sha256::digest(&raw)));
+        let mut keys: Vec<String> =
+            serde_json::from_value(result["top_level_keys"].clone()).unwrap();
+        keys.sort();
+        assert_eq!(keys, ["ticket_id", "title"]);
+
+        let array = RunInput {
+            payload: json!([1, 2]),
+            ..input
+        };
+        assert_eq!(
+            BuiltinRunner.run(&array).await.unwrap()["top_level_keys"],
+            json!([])
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! `POST /agents/{agent_id}/webhook`: the route external systems call. This layer enforces
+//! what can be decided before the body is read (size, content type, read timeout); the
+//! service does the rest.
+
+use std::{net::SocketAddr, time::Duration};
+
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, Path, Request, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use crate::{
+    domain::WebhookErrorBody,
+    services::webhooks::{self, WebhookError},
+    state::AppState,
+};
+
+#[utoipa::path(post, path = "/agents/{agent_id}/webhook", tag = "webhook",
+    params(("agent_id" = uuid::Uuid, Path)),
+    request_body(content = Object, content_type = "application/json",
+        description = "Any JSON value, signed with X-Hub-Signature-256 (or X-Webhook-Signature) \
+                       or Standard Webhooks headers"),
+    responses(
+        (status = 202, body = crate::domain::WebhookAccepted, description = "Execution queued"),
+        (status = 400, body = WebhookErrorBody, description = "Invalid JSON payload / Validation failed"),
+        (status = 401, body = WebhookErrorBody, description = "Invalid HMAC signature / Request expired"),
+        (status = 403, body = WebhookErrorBody, description = "Agent is not active"),
+        (status = 404, body = WebhookErrorBody, description = "Agent not found"),
+        (status = 405, description = "Only POST"),
+        (status = 408, body = WebhookErrorBody, description = "Body not received in time"),
+        (status = 413, body = WebhookErrorBody, description = "Payload too large"),
+        (status = 415, body = WebhookErrorBody, description = "Content-Type must be JSON"),
+        (status = 429, body = WebhookErrorBody, description = "Rate limit exceeded; see Retry-After"),
+        (status = 503, body = WebhookErrorBody, description = "Database unavailable; see Retry-After"),
+    ))]
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(agent_id): Path<String>,
+    request: Request,
+) -> Response {
+    let source_ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let (parts, body) = request.into_parts();
+    let settings = &state.settings.webhooks;
+    let result = async {
+        check_headers(&parts.headers, settings.max_body_bytes)?;
+        let body = read_body(
+            body,
+            settings.max_body_bytes,
+            Duration::from_secs(settings.read_timeout_seconds),
+        )
+        .await?;
+        webhooks::accept(
+            &state,
+            &agent_id,
+            &parts.headers,
+            &body,
+            source_ip.as_deref(),
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok(accepted) => (StatusCode::ACCEPTED, Json(accepted)).into_response(),
+        Err(err) => error_response(err),
+    }
+}
+
+/// A declared length over the limit is refused before reading; the content type must be JSON
+/// (`application/json` with any parameters, or any `application/*+json`).
+fn check_headers(headers: &HeaderMap, max_body_bytes: usize) -> Result<(), WebhookError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max_body_bytes as u64) {
+        return Err(WebhookError::PayloadTooLarge);
+    }
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let json = media_type == "application/json"
+        || (media_type.starts_with("application/") && media_type.ends_with("+json"));
+    if !json {
+        return Err(WebhookError::UnsupportedMediaType);
+    }
+    Ok(())
+}
+
+/// Reads at most `limit` bytes (chunked bodies too), within `timeout`.
+async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Vec<u8>, WebhookError> {
+    let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect())
+        .await
+        .map_err(|_| WebhookError::BodyTimeout)?;
+    match collected {
+        Ok(collected) => Ok(collected.to_bytes().to_vec()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(WebhookError::PayloadTooLarge)
+        }
+        // The sender went away or sent a broken body: nothing to answer to.
+        Err(_) => Err(WebhookError::BodyTimeout),
+    }
+}
+
+fn error_response(err: WebhookError) -> Response {
+    let (status, retry_after) = match &err {
+        WebhookError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, None),
+        WebhookError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, None),
+        WebhookError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, None),
+        WebhookError::AgentNotFound => (StatusCode::NOT_FOUND, None),
+        WebhookError::InvalidSignature
+        | WebhookError::Expired
+        | WebhookError::TimestampRequired => (StatusCode::UNAUTHORIZED, None),
+        WebhookError::AgentNotActive => (StatusCode::FORBIDDEN, None),
+        WebhookError::InvalidJson
+        | WebhookError::ValidationFailed(_)
+        | WebhookError::DeliveryIdTooLong => (StatusCode::BAD_REQUEST, None),
+        WebhookError::RateLimited(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
+        ),
+        WebhookError::Unavailable(source) => {
+            tracing::warn!(error = %source, "webhook refused: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, Some(5))
+        }
+        WebhookError::Internal(source) => {
+            tracing::error!(error = ?source, "webhook failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, None)
+        }
+    };
+    let body = WebhookErrorBody {
+        error: err.to_string(),
+        details: match err {
+            WebhookError::ValidationFailed(details) => Some(details),
+            _ => None,
+        },
+    };
+    let mut response = (status, Json(body)).into_response();
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    }
+    response
+}

@@ -1,0 +1,437 @@
+//! Accepting a webhook, after the route has enforced size and content type. The order of
+//! checks is part of the contract (see ARCHITECTURE.md): agent, signature, status, JSON and
+//! schema, rate limit, durable enqueue. Strangers learn nothing beyond "no such agent" or
+//! "bad signature".
+
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{audit, executions};
+use crate::{
+    crypto::{
+        keyring::KeyError,
+        secrets::WebhookSecret,
+        signature::{standard_webhooks, verify_hub_signature, SignatureError},
+    },
+    db,
+    domain::{AgentStatus, AuditAction, FieldError, WebhookAccepted},
+    state::AppState,
+};
+
+/// The longest delivery id kept for idempotency.
+pub const MAX_DELIVERY_ID_CHARS: usize = 255;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("Payload too large")]
+    PayloadTooLarge,
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("Request body not received in time")]
+    BodyTimeout,
+    #[error("Agent not found")]
+    AgentNotFound,
+    #[error("Invalid HMAC signature")]
+    InvalidSignature,
+    #[error("Request expired")]
+    Expired,
+    #[error("Signed timestamp required")]
+    TimestampRequired,
+    #[error("Agent is not active")]
+    AgentNotActive,
+    #[error("Invalid JSON payload")]
+    InvalidJson,
+    #[error("Validation failed")]
+    ValidationFailed(Vec<FieldError>),
+    #[error("Delivery id too long")]
+    DeliveryIdTooLong,
+    #[error("Rate limit exceeded")]
+    RateLimited(Duration),
+    #[error("Service temporarily unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("Internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<sqlx::Error> for WebhookError {
+    /// Connection-level failures mean "try again later" (503); anything else is a bug (500).
+    fn from(err: sqlx::Error) -> Self {
+        let transient = match &err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                ["08", "57", "53", "40"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+            }),
+            _ => false,
+        };
+        if transient {
+            WebhookError::Unavailable(err)
+        } else {
+            WebhookError::Internal(err.into())
+        }
+    }
+}
+
+impl From<KeyError> for WebhookError {
+    fn from(err: KeyError) -> Self {
+        WebhookError::Internal(err.into())
+    }
+}
+
+/// Which signature scheme a delivery used (for the audit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    StandardWebhooks,
+    HubSignature,
+    None,
+}
+
+impl Scheme {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scheme::StandardWebhooks => "standard_webhooks",
+            Scheme::HubSignature => "x_hub_signature_256",
+            Scheme::None => "none",
+        }
+    }
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, SignatureError> {
+    headers
+        .get(name)
+        .map(|value| value.to_str().map_err(|_| SignatureError::Malformed))
+        .transpose()
+}
+
+/// Checks the delivery's signature against the current secret and, during a grace period,
+/// the previous one. Standard Webhooks headers win when both schemes are present.
+fn verify_signature(
+    headers: &HeaderMap,
+    body: &[u8],
+    secrets: &[WebhookSecret],
+    require_timestamp: bool,
+    now: i64,
+) -> (Scheme, Result<(), VerifyFailure>) {
+    if let Some(signatures) = headers.get("webhook-signature") {
+        let result = (|| {
+            let signatures = signatures.to_str().map_err(|_| SignatureError::Malformed)?;
+            let id = header(headers, "webhook-id")?.ok_or(SignatureError::Missing)?;
+            let timestamp = header(headers, "webhook-timestamp")?.ok_or(SignatureError::Missing)?;
+            let mut outcome = Err(SignatureError::Mismatch);
+            for secret in secrets {
+                outcome = standard_webhooks::verify(
+                    secret.as_bytes(),
+                    id,
+                    timestamp,
+                    signatures,
+                    body,
+                    now,
+                );
+                if !matches!(outcome, Err(SignatureError::Mismatch)) {
+                    break;
+                }
+            }
+            outcome
+        })();
+        return (
+            Scheme::StandardWebhooks,
+            result.map_err(VerifyFailure::Signature),
+        );
+    }
+    if require_timestamp {
+        return (Scheme::None, Err(VerifyFailure::TimestampRequired));
+    }
+    let hub = header(headers, "x-hub-signature-256")
+        .transpose()
+        .or_else(|| header(headers, "x-webhook-signature").transpose());
+    let Some(hub) = hub else {
+        return (
+            Scheme::None,
+            Err(VerifyFailure::Signature(SignatureError::Missing)),
+        );
+    };
+    let result = hub.and_then(|value| {
+        let mut outcome = Err(SignatureError::Mismatch);
+        for secret in secrets {
+            outcome = verify_hub_signature(&secret.hub_key(), body, value);
+            if !matches!(outcome, Err(SignatureError::Mismatch)) {
+                break;
+            }
+        }
+        outcome
+    });
+    (
+        Scheme::HubSignature,
+        result.map_err(VerifyFailure::Signature),
+    )
+}
+
+#[derive(Debug, Clone, Copy)]
+enum VerifyFailure {
+    Signature(SignatureError),
+    TimestampRequired,
+}
+
+impl VerifyFailure {
+    fn reason(self) -> &'static str {
+        match self {
+            VerifyFailure::Signature(SignatureError::Missing) => "missing",
+            VerifyFailure::Signature(SignatureError::Malformed) => "malformed",
+            VerifyFailure::Signature(SignatureError::Mismatch) => "mismatch",
+            VerifyFailure::Signature(SignatureError::Expired) => "expired",
+            VerifyFailure::TimestampRequired => "timestamp_required",
+        }
+    }
+
+    fn into_error(self) -> WebhookError {
+        match self {
+            VerifyFailure::Signature(SignatureError::Expired) => WebhookError::Expired,
+            VerifyFailure::TimestampRequired => WebhookError::TimestampRequired,
+            VerifyFailure::Signature(_) => WebhookError::InvalidSignature,
+        }
+    }
+}
+
+/// The delivery id used for idempotency: `webhook-id`, else `X-GitHub-Delivery`, else
+/// `Idempotency-Key`.
+fn delivery_id(headers: &HeaderMap) -> Result<Option<String>, WebhookError> {
+    let value = ["webhook-id", "x-github-delivery", "idempotency-key"]
+        .iter()
+        .find_map(|name| headers.get(*name));
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let id = value
+        .to_str()
+        .map_err(|_| WebhookError::InvalidJson)?
+        .trim();
+    if id.is_empty() {
+        return Ok(None);
+    }
+    if id.chars().count() > MAX_DELIVERY_ID_CHARS {
+        return Err(WebhookError::DeliveryIdTooLong);
+    }
+    Ok(Some(id.to_owned()))
+}
+
+/// Verifies, validates and durably enqueues one delivery; the 202's body on success.
+pub async fn accept(
+    state: &AppState,
+    agent_id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    source_ip: Option<&str>,
+) -> Result<WebhookAccepted, WebhookError> {
+    let agent_id: Uuid = agent_id.parse().map_err(|_| WebhookError::AgentNotFound)?;
+    let target = db::agents::find_webhook_target(&state.pool, agent_id)
+        .await?
+        .ok_or(WebhookError::AgentNotFound)?;
+
+    let tenant_key = state.keyring.open_tenant_key(&target.sealed_tenant_key)?;
+    let mut secrets = vec![tenant_key.decrypt_secret(&target.hmac_secret)?];
+    if let Some(previous) = &target.previous_hmac_secret {
+        secrets.push(tenant_key.decrypt_secret(previous)?);
+    }
+    let now = chrono::Utc::now().timestamp();
+    let (scheme, verified) =
+        verify_signature(headers, body, &secrets, target.require_timestamp, now);
+    if let Err(failure) = verified {
+        report_failure(state, &target, scheme, failure, source_ip).await;
+        return Err(failure.into_error());
+    }
+
+    if target.status != AgentStatus::Active.as_str() {
+        return Err(WebhookError::AgentNotActive);
+    }
+
+    let payload: Value = serde_json::from_slice(body).map_err(|_| WebhookError::InvalidJson)?;
+    if let Some(schema) = &target.payload_schema {
+        let validator = state.validators.get(agent_id, schema).map_err(|errors| {
+            WebhookError::Internal(anyhow::anyhow!(
+                "stored schema no longer compiles: {errors:?}"
+            ))
+        })?;
+        let violations = super::schemas::violations(&validator, &payload);
+        if !violations.is_empty() {
+            return Err(WebhookError::ValidationFailed(violations));
+        }
+    }
+    let delivery_id = delivery_id(headers)?;
+
+    if let Some(per_minute) = target.rate_limit_per_minute {
+        state
+            .limits
+            .take_webhook(agent_id, per_minute as u32)
+            .map_err(WebhookError::RateLimited)?;
+    }
+
+    let execution_id = executions::enqueue(
+        &state.pool,
+        target.tenant_id,
+        agent_id,
+        &payload,
+        body,
+        delivery_id.as_deref(),
+    )
+    .await?;
+    Ok(WebhookAccepted::queued(execution_id))
+}
+
+/// Audits and logs a failed verification, at most a few per agent and minute. Never the
+/// secret, the expected signature or the body.
+async fn report_failure(
+    state: &AppState,
+    target: &db::agents::WebhookTarget,
+    scheme: Scheme,
+    failure: VerifyFailure,
+    source_ip: Option<&str>,
+) {
+    if !state.limits.may_report_failure(target.id) {
+        return;
+    }
+    tracing::warn!(
+        agent_id = %target.id,
+        source_ip = source_ip.unwrap_or("unknown"),
+        scheme = scheme.as_str(),
+        reason = failure.reason(),
+        "webhook verification failed"
+    );
+    let recorded = audit::record_webhook(
+        &state.pool,
+        target.tenant_id,
+        target.id,
+        AuditAction::WebhookSignatureFailed,
+        "failure",
+        source_ip,
+        json!({ "scheme": scheme.as_str(), "reason": failure.reason() }),
+    )
+    .await;
+    if let Err(err) = recorded {
+        tracing::warn!(error = %err, "cannot audit a failed verification");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+    use crate::crypto::signature::hub_signature;
+
+    fn secret() -> WebhookSecret {
+        WebhookSecret::generate()
+    }
+
+    fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn hub_signatures_use_the_base64_text_as_key_and_accept_the_previous_secret() {
+        let (current, previous) = (secret(), secret());
+        let body = br#"{"a":1}"#;
+        let signed_with_previous = headers(&[(
+            "x-hub-signature-256",
+            hub_signature(&previous.hub_key(), body),
+        )]);
+        let both = [current.clone(), previous.clone()];
+        assert!(
+            verify_signature(&signed_with_previous, body, &both, false, 0)
+                .1
+                .is_ok()
+        );
+        assert!(verify_signature(
+            &signed_with_previous,
+            body,
+            std::slice::from_ref(&current),
+            false,
+            0
+        )
+        .1
+        .is_err());
+        let alias = headers(&[(
+            "x-webhook-signature",
+            hub_signature(&current.hub_key(), body),
+        )]);
+        assert_eq!(
+            verify_signature(&alias, body, &both, false, 0).0,
+            Scheme::HubSignature
+        );
+        assert!(verify_signature(&alias, body, &both, false, 0).1.is_ok());
+    }
+
+    #[test]
+    fn standard_webhooks_headers_win_and_timestamps_are_checked() {
+        let key = secret();
+        let body = b"{}";
+        let now = 1_700_000_000;
+        let signature = standard_webhooks::sign(key.as_bytes(), "msg_1", now, body);
+        let good = headers(&[
+            ("webhook-id", "msg_1".into()),
+            ("webhook-timestamp", now.to_string()),
+            ("webhook-signature", signature.clone()),
+            // A wrong hub signature alongside is ignored.
+            ("x-hub-signature-256", format!("sha256={}", "0".repeat(64))),
+        ]);
+        let (scheme, result) = verify_signature(&good, body, std::slice::from_ref(&key), true, now);
+        assert_eq!(scheme, Scheme::StandardWebhooks);
+        assert!(result.is_ok());
+        let (_, late) = verify_signature(&good, body, std::slice::from_ref(&key), false, now + 301);
+        assert!(matches!(
+            late,
+            Err(VerifyFailure::Signature(SignatureError::Expired))
+        ));
+        let no_id = headers(&[
+            ("webhook-timestamp", now.to_string()),
+            ("webhook-signature", signature),
+        ]);
+        assert!(verify_signature(&no_id, body, &[key], false, now)
+            .1
+            .is_err());
+    }
+
+    #[test]
+    fn require_timestamp_refuses_hub_only_deliveries() {
+        let key = secret();
+        let hub = headers(&[("x-hub-signature-256", hub_signature(&key.hub_key(), b"{}"))]);
+        let (_, result) = verify_signature(&hub, b"{}", &[key], true, 0);
+        assert!(matches!(result, Err(VerifyFailure::TimestampRequired)));
+    }
+
+    #[test]
+    fn unsigned_deliveries_are_missing_signatures() {
+        let (scheme, result) = verify_signature(&HeaderMap::new(), b"{}", &[secret()], false, 0);
+        assert_eq!(scheme, Scheme::None);
+        assert!(matches!(
+            result,
+            Err(VerifyFailure::Signature(SignatureError::Missing))
+        ));
+    }
+
+    #[test]
+    fn the_delivery_id_prefers_webhook_id() {
+        let map = headers(&[
+            ("idempotency-key", "k".into()),
+            ("x-github-delivery", "g".into()),
+        ]);
+        assert_eq!(delivery_id(&map).unwrap().as_deref(), Some("g"));
+        let long = headers(&[("idempotency-key", "x".repeat(MAX_DELIVERY_ID_CHARS + 1))]);
+        assert!(matches!(
+            delivery_id(&long),
+            Err(WebhookError::DeliveryIdTooLong)
+        ));
+    }
+}
