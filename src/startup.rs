@@ -7,7 +7,7 @@ use anyhow::Context;
 use axum::{
     http::{HeaderName, Request},
     middleware,
-    routing::{get, post},
+    routing::get,
     Router,
 };
 use leptos::{config::LeptosOptions, prelude::provide_context};
@@ -188,7 +188,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
-        .route("/agents/{agent_id}/webhook", post(routes::webhook::receive))
+        .merge(routes::webhook::router())
         .merge(routes::api::router())
         .leptos_routes_with_context(
             &state,

@@ -1,19 +1,15 @@
-//! Leptos server functions: thin doors that take state from context and call services.
+//! Leptos server functions: the browser's door into `services`. Thin: take the caller from
+//! the session cookie, parse input into domain types, call a service, map errors to
+//! [`ApiError`](crate::domain::ApiError) with the same status the REST API would give.
 
-use leptos::prelude::*;
+mod agents;
+mod auth;
+#[cfg(feature = "ssr")]
+mod context;
+mod status;
+mod webhooks;
 
-use crate::domain::ServerStatus;
-
-#[server(prefix = "/api/fn")]
-pub async fn check_server_status() -> Result<ServerStatus, ServerFnError> {
-    use crate::state::AppState;
-
-    let state =
-        use_context::<AppState>().ok_or_else(|| ServerFnError::new("application state missing"))?;
-    let database_reachable = crate::db::health::readiness(&state.pool).await.is_ok();
-    Ok(ServerStatus {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        database_reachable,
-        workers_in_process: state.workers.0,
-    })
-}
+pub use agents::*;
+pub use auth::*;
+pub use status::*;
+pub use webhooks::*;

@@ -1,15 +1,23 @@
-//! The browser UI (both builds). Never imports server-only modules.
+//! The browser UI (both builds). Never imports server-only modules: data comes from the
+//! server functions in `crate::api`.
 
+mod browser;
+mod components;
+mod examples;
 mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    StaticSegment,
+    hooks::use_location,
+    path, SsrMode, StaticSegment,
 };
 
-use pages::{home::HomePage, login::LoginPage, not_found::NotFound};
+use crate::api::{signed_in_user, Logout};
+use pages::{
+    agent::AgentPage, agents::AgentsPage, home::HomePage, login::LoginPage, not_found::NotFound,
+};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -43,21 +51,47 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="leptos" href="/pkg/agent-webhooks.css"/>
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Title text="Agent Webhooks"/>
         <Router>
-            <header class="topbar">
-                <A href="/" attr:class="brand">"Agent Webhooks"</A>
-                <nav aria-label="Main">
-                    <A href="/">"Home"</A>
-                    <A href="/login">"Sign in"</A>
-                </nav>
-            </header>
+            <TopBar/>
             <main class="page">
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=HomePage/>
                     <Route path=StaticSegment("login") view=LoginPage/>
+                    <Route path=StaticSegment("agents") view=AgentsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/agents/:id") view=AgentPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// Navigation; shows who is signed in (checked again on every navigation).
+#[component]
+fn TopBar() -> impl IntoView {
+    let location = use_location();
+    let user = Resource::new(move || location.pathname.get(), |_| signed_in_user());
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <header class="topbar">
+            <A href="/" attr:class="brand">"Agent Webhooks"</A>
+            <nav aria-label="Main">
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match user.await {
+                            Ok(Some(user)) => view! {
+                                <A href="/agents">"Agents"</A>
+                                <span class="muted user">{user.email}</span>
+                                <ActionForm action=logout attr:class="inline">
+                                    <button type="submit" class="link-button">"Sign out"</button>
+                                </ActionForm>
+                            }.into_any(),
+                            _ => view! { <A href="/login">"Sign in"</A> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </nav>
+        </header>
     }
 }

@@ -166,3 +166,35 @@ pub async fn find_webhook_target(
     .fetch_optional(db)
     .await
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AgentListRow {
+    pub id: Uuid,
+    pub name: String,
+    pub status: String,
+    pub webhook_url: Option<String>,
+    pub last_execution_status: Option<String>,
+    pub last_execution_at: Option<DateTime<Utc>>,
+}
+
+/// The tenant's agents, newest first, each with its latest execution.
+pub async fn list_with_last_execution(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+) -> Result<Vec<AgentListRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select a.id, a.name, a.status, t.webhook_url,
+                last.status as last_execution_status, last.created_at as last_execution_at
+         from agents a
+         left join agent_triggers t on t.agent_id = a.id and t.trigger_type = 'webhook'
+         left join lateral (
+             select e.status, e.created_at from agent_executions e
+             where e.agent_id = a.id order by e.created_at desc limit 1
+         ) last on true
+         where a.tenant_id = $1
+         order by a.created_at desc, a.id",
+    )
+    .bind(tenant_id)
+    .fetch_all(db)
+    .await
+}

@@ -4,14 +4,18 @@
 mod agent;
 mod audit;
 mod execution;
+mod sample;
 mod secret;
+mod ui;
 
 use serde::{Deserialize, Serialize};
 
 pub use agent::*;
 pub use audit::*;
 pub use execution::*;
+pub use sample::sample_payload;
 pub use secret::*;
+pub use ui::*;
 
 /// What the "Check server status" control shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,6 +19,11 @@ use crate::{
     state::AppState,
 };
 
+/// The webhook route alone, so that the admin UI's test sender reaches the very same handler.
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new().route("/agents/{agent_id}/webhook", axum::routing::post(receive))
+}
+
 #[utoipa::path(post, path = "/agents/{agent_id}/webhook", tag = "webhook",
     params(("agent_id" = uuid::Uuid, Path)),
     request_body(content = Object, content_type = "application/json",

@@ -13,8 +13,8 @@ use crate::{
         agents::{AgentChanges, AgentRow, NewAgentRow},
     },
     domain::{
-        bounded_text, parse_rate_limit, Agent, AgentName, AgentStatus, AuditAction, CreateAgent,
-        UpdateAgent, DESCRIPTION_MAX_CHARS, SYSTEM_PROMPT_MAX_CHARS,
+        bounded_text, parse_rate_limit, Agent, AgentName, AgentStatus, AgentSummary, AuditAction,
+        CreateAgent, UpdateAgent, DESCRIPTION_MAX_CHARS, SYSTEM_PROMPT_MAX_CHARS,
     },
     error::AppError,
     state::AppState,
@@ -121,6 +121,27 @@ pub async fn get(state: &AppState, principal: &Principal, id: Uuid) -> Result<Ag
         .await?
         .map(to_domain)
         .ok_or(AppError::NotFound)
+}
+
+/// The agents list of the admin UI: each agent with its latest execution.
+pub async fn summaries(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Vec<AgentSummary>, AppError> {
+    Ok(
+        db::agents::list_with_last_execution(&state.pool, principal.tenant_id)
+            .await?
+            .into_iter()
+            .map(|row| AgentSummary {
+                id: row.id,
+                name: row.name,
+                status: row.status.parse().unwrap_or(AgentStatus::Inactive),
+                webhook_url: row.webhook_url,
+                last_execution_status: row.last_execution_status.and_then(|s| s.parse().ok()),
+                last_execution_at: row.last_execution_at,
+            })
+            .collect(),
+    )
 }
 
 pub async fn list(state: &AppState, principal: &Principal) -> Result<Vec<Agent>, AppError> {

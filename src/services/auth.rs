@@ -18,6 +18,21 @@ const SESSION_TOKEN_PREFIX: &str = "aws_";
 const API_TOKEN_PREFIX: &str = "awt_";
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
+/// The `Set-Cookie` value of a session (empty value and 0 max-age to clear it): HttpOnly,
+/// SameSite=Strict, and Secure when the public URL is https.
+pub fn session_cookie(
+    settings: &crate::config::Settings,
+    value: &str,
+    max_age_seconds: i64,
+) -> String {
+    let secure = if settings.serves_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_seconds}{secure}")
+}
+
 pub fn parse_email(raw: &str) -> Result<String, AppError> {
     let email = raw.trim().to_lowercase();
     let valid = email.len() <= 254

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod schemas;
 pub mod secrets;
 pub mod tenants;
+pub mod test_webhook;
 pub mod webhooks;
 
 use std::fmt;

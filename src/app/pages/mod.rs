@@ -1,3 +1,5 @@
+pub mod agent;
+pub mod agents;
 pub mod home;
 pub mod login;
 pub mod not_found;

@@ -30,13 +30,10 @@ pub struct LoginResponse {
 }
 
 fn session_cookie(state: &AppState, value: &str, max_age_seconds: i64) -> HeaderValue {
-    let secure = if state.settings.serves_https() {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_seconds}{secure}"
+    HeaderValue::from_str(&auth::session_cookie(
+        &state.settings,
+        value,
+        max_age_seconds,
     ))
     .expect("cookie text is ASCII")
 }

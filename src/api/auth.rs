@@ -1,0 +1,101 @@
+use leptos::prelude::*;
+
+use crate::domain::{ApiError, CurrentUser};
+
+/// Signs in and sets the session cookie; then sends the browser to `next` (a local path).
+/// Works as a plain HTML form post too, before the page has hydrated.
+#[server(prefix = "/api/fn", endpoint = "login")]
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), ApiError> {
+    use axum::http::{header, HeaderValue};
+    use leptos_axum::ResponseOptions;
+
+    use super::context::{fail, state};
+    use crate::services::auth;
+
+    let state = state()?;
+    let ttl_hours = state.settings.security.session_ttl_hours;
+    let session = auth::login(&state.pool, ttl_hours, &email, &password)
+        .await
+        .map_err(fail)?;
+    let cookie = auth::session_cookie(&state.settings, &session.token, i64::from(ttl_hours) * 3600);
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.insert_header(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&cookie).expect("cookie text is ASCII"),
+        );
+    }
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// Only local paths, so a crafted link cannot send a fresh session elsewhere.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
+        _ => "/agents".to_owned(),
+    }
+}
+
+#[server(prefix = "/api/fn", endpoint = "logout")]
+pub async fn logout() -> Result<(), ApiError> {
+    use axum::http::{header, HeaderMap, HeaderValue};
+    use leptos_axum::ResponseOptions;
+
+    use super::context::{fail, state};
+    use crate::{routes::csrf::cookie, services::auth};
+
+    let state = state()?;
+    let headers: HeaderMap = leptos_axum::extract()
+        .await
+        .map_err(|err| fail(crate::error::AppError::internal(anyhow::anyhow!("{err}"))))?;
+    if let Some(token) = cookie(&headers, auth::SESSION_COOKIE) {
+        auth::logout(&state.pool, token).await.map_err(fail)?;
+    }
+    if let Some(response) = use_context::<ResponseOptions>() {
+        let cleared = auth::session_cookie(&state.settings, "", 0);
+        response.insert_header(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&cleared).expect("ASCII"),
+        );
+    }
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// The signed-in administrator, or `None`.
+#[server(prefix = "/api/fn", endpoint = "current_user")]
+pub async fn signed_in_user() -> Result<Option<CurrentUser>, ApiError> {
+    use super::context::{fail, principal};
+    use crate::{db, services::Actor};
+
+    let Ok((state, principal)) = principal().await else {
+        super::context::set_status(axum::http::StatusCode::OK);
+        return Ok(None);
+    };
+    let Actor::User(user_id) = principal.actor else {
+        return Ok(None);
+    };
+    let user = db::users::find(&state.pool, user_id)
+        .await
+        .map_err(|err| fail(err.into()))?;
+    Ok(user.map(|user| CurrentUser {
+        user_id,
+        email: user.email,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/agents/123")), "/agents/123");
+        assert_eq!(safe_next(Some("//evil.example")), "/agents");
+        assert_eq!(safe_next(Some("https://evil.example")), "/agents");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/agents");
+        assert_eq!(safe_next(None), "/agents");
+    }
+}

@@ -1,0 +1,57 @@
+//! What every server function needs: the application state, the signed-in principal, and a
+//! way to turn service errors into the UI's error type with the right HTTP status.
+
+use axum::http::StatusCode;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+
+use crate::{domain::ApiError, error::AppError, services::Principal, state::AppState};
+
+pub fn state() -> Result<AppState, ApiError> {
+    use_context::<AppState>().ok_or_else(|| {
+        fail(AppError::Internal(anyhow::anyhow!(
+            "application state missing from context"
+        )))
+    })
+}
+
+/// The caller, from the session cookie (or a bearer token); 401 otherwise.
+pub async fn principal() -> Result<(AppState, Principal), ApiError> {
+    let state = state()?;
+    let principal = leptos_axum::extract_with_state::<Principal, AppState>(&state)
+        .await
+        .map_err(|_| fail(AppError::Unauthenticated))?;
+    Ok((state, principal))
+}
+
+/// Converts the error, setting the HTTP status when this is a server-function call of its
+/// own (during page rendering the page decides its status, e.g. a redirect to sign-in).
+pub fn fail(err: AppError) -> ApiError {
+    let status = err.status_code();
+    set_status(status);
+    match &err {
+        AppError::Internal(source) => tracing::error!(error = ?source, "server function failed"),
+        AppError::Unavailable(source) => tracing::warn!(error = %source, "database unavailable"),
+        _ => {}
+    }
+    let details = match &err {
+        AppError::Invalid { details, .. } => details.clone(),
+        _ => Vec::new(),
+    };
+    ApiError {
+        status: status.as_u16(),
+        message: err.to_string(),
+        details,
+        retry_after_seconds: err.retry_after(),
+    }
+}
+
+pub fn set_status(status: StatusCode) {
+    let own_call = use_context::<axum::http::request::Parts>()
+        .is_some_and(|parts| parts.uri.path().starts_with("/api/fn/"));
+    if own_call {
+        if let Some(response) = use_context::<ResponseOptions>() {
+            response.set_status(status);
+        }
+    }
+}

@@ -1,0 +1,17 @@
+use leptos::prelude::*;
+
+use crate::domain::ServerStatus;
+
+#[server(prefix = "/api/fn", endpoint = "check_server_status")]
+pub async fn check_server_status() -> Result<ServerStatus, ServerFnError> {
+    use crate::state::AppState;
+
+    let state =
+        use_context::<AppState>().ok_or_else(|| ServerFnError::new("application state missing"))?;
+    let database_reachable = crate::db::health::readiness(&state.pool).await.is_ok();
+    Ok(ServerStatus {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        database_reachable,
+        workers_in_process: state.workers.0,
+    })
+}

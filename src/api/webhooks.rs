@@ -1,0 +1,40 @@
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use uuid::Uuid;
+
+use crate::domain::{ApiError, Execution, ExecutionPage, TestWebhookResult};
+
+/// Signs `payload` with the agent's secret and sends it through the real webhook route.
+#[server(prefix = "/api/fn", endpoint = "send_test_webhook", input = Json)]
+pub async fn send_test_webhook(id: Uuid, payload: String) -> Result<TestWebhookResult, ApiError> {
+    use super::context::{fail, principal};
+    let (state, principal) = principal().await?;
+    crate::services::test_webhook::send(&state, &principal, id, payload)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/api/fn", endpoint = "list_executions")]
+pub async fn list_executions(agent_id: Uuid) -> Result<ExecutionPage, ApiError> {
+    use super::context::{fail, principal};
+    let (state, principal) = principal().await?;
+    crate::services::executions::page_for_agent(
+        &state.pool,
+        &principal,
+        agent_id,
+        None,
+        None,
+        Some(25),
+    )
+    .await
+    .map_err(fail)
+}
+
+#[server(prefix = "/api/fn", endpoint = "get_execution")]
+pub async fn get_execution(id: Uuid) -> Result<Execution, ApiError> {
+    use super::context::{fail, principal};
+    let (state, principal) = principal().await?;
+    crate::services::executions::get(&state.pool, &principal, id)
+        .await
+        .map_err(fail)
+}

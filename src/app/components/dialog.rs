@@ -1,0 +1,71 @@
+use leptos::{ev::KeyboardEvent, html, prelude::*};
+
+/// A modal confirmation. Focus moves to `initial_focus` (or the dialog) when it opens;
+/// Escape cancels; Tab stays inside.
+#[component]
+pub fn ConfirmDialog(
+    open: RwSignal<bool>,
+    #[prop(into)] title: String,
+    /// Called when the admin confirms; the dialog closes itself.
+    on_confirm: Callback<()>,
+    #[prop(into)] confirm_label: String,
+    #[prop(optional)] initial_focus: Option<NodeRef<html::Select>>,
+    children: ChildrenFn,
+) -> impl IntoView {
+    let dialog_ref = NodeRef::<html::Div>::new();
+    Effect::new(move |_| {
+        if open.get() {
+            match initial_focus.and_then(|node| node.get()) {
+                Some(select) => {
+                    let _ = select.focus();
+                }
+                None => {
+                    if let Some(dialog) = dialog_ref.get() {
+                        let _ = dialog.focus();
+                    }
+                }
+            }
+        }
+    });
+    let on_keydown = move |ev: KeyboardEvent| {
+        if ev.key() == "Escape" {
+            ev.prevent_default();
+            open.set(false);
+        }
+    };
+    let children = StoredValue::new(children);
+    let title = StoredValue::new(title);
+    let confirm_label = StoredValue::new(confirm_label);
+    view! {
+        <Show when=move || open.get()>
+            <div class="backdrop" on:click=move |_| open.set(false)></div>
+            <div
+                class="dialog"
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby="dialog-title"
+                tabindex="-1"
+                node_ref=dialog_ref
+                on:keydown=on_keydown
+            >
+                <h3 id="dialog-title">{title.get_value()}</h3>
+                {children.with_value(|children| children())}
+                <div class="actions">
+                    <button type="button" class="button secondary" on:click=move |_| open.set(false)>
+                        "Cancel"
+                    </button>
+                    <button
+                        type="button"
+                        class="button danger"
+                        on:click=move |_| {
+                            open.set(false);
+                            on_confirm.run(());
+                        }
+                    >
+                        {confirm_label.get_value()}
+                    </button>
+                </div>
+            </div>
+        </Show>
+    }
+}

@@ -1,0 +1,94 @@
+//! The agent detail page: every control of one agent's webhook.
+
+mod executions;
+mod schema;
+mod secret;
+mod status;
+mod test_webhook;
+mod webhook_config;
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use uuid::Uuid;
+
+use crate::{
+    api::get_agent,
+    app::components::{ErrorNotice, StatusBadge},
+    domain::{Agent, ApiError},
+};
+
+/// Shared by the sections: bump it to reload the agent (and re-render the page) after a
+/// change that affects every section, such as the status.
+#[derive(Clone, Copy)]
+pub struct AgentReload(pub RwSignal<u32>);
+
+/// Bump it to reload the audit log after an audited action.
+#[derive(Clone, Copy)]
+pub struct AuditReload(pub RwSignal<u32>);
+
+/// The agent's saved payload schema, as the schema editor last saved it.
+#[derive(Clone, Copy)]
+pub struct SavedSchema(pub RwSignal<Option<serde_json::Value>>);
+
+#[component]
+pub fn AgentPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|id| id.parse::<Uuid>().ok())
+    };
+    let reload = AgentReload(RwSignal::new(0));
+    provide_context(reload);
+    let agent = Resource::new(
+        move || (id(), reload.0.get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => get_agent(id).await,
+                None => Err(ApiError {
+                    status: 404,
+                    message: "not found".into(),
+                    details: Vec::new(),
+                    retry_after_seconds: None,
+                }),
+            }
+        },
+    );
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading agent…"</p> }>
+            {move || Suspend::new(async move {
+                match agent.await {
+                    Ok(agent) => view! { <AgentDetail agent/> }.into_any(),
+                    Err(error) if error.status == 404 => view! {
+                        <h1>"Agent not found"</h1>
+                        <p><a href="/agents">"Back to the agents"</a></p>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AgentDetail(agent: Agent) -> impl IntoView {
+    // The test sender asks the executions list to refresh at once.
+    provide_context(executions::ExecutionsReload(RwSignal::new(0)));
+    provide_context(AuditReload(RwSignal::new(0)));
+    provide_context(SavedSchema(RwSignal::new(agent.payload_schema.clone())));
+    let description = (!agent.description.is_empty()).then(|| agent.description.clone());
+    view! {
+        <div class="page-header">
+            <h1>{agent.name.clone()}</h1>
+            <StatusBadge status=agent.status.as_str()/>
+        </div>
+        {description.map(|text| view! { <p class="lead">{text}</p> })}
+        <webhook_config::WebhookConfiguration agent=agent.clone()/>
+        <secret::HmacSecret agent=agent.clone()/>
+        <schema::PayloadSchema agent=agent.clone()/>
+        <test_webhook::TestWebhook agent=agent.clone()/>
+        <executions::Executions agent_id=agent.id/>
+        <status::AgentStatusSection agent/>
+    }
+}

@@ -1,0 +1,60 @@
+use leptos::prelude::*;
+
+use super::{AgentReload, AuditReload};
+use crate::{
+    api::{agent_audit, set_agent_status},
+    app::components::ErrorNotice,
+    domain::{Agent, AgentStatus},
+};
+
+#[component]
+pub fn AgentStatusSection(agent: Agent) -> impl IntoView {
+    let id = agent.id;
+    let current = agent.status;
+    let reload = use_context::<AgentReload>();
+    let change = Action::new(move |status: &AgentStatus| set_agent_status(id, *status));
+    Effect::new(move |_| {
+        if let (Some(Ok(_)), Some(reload)) = (change.value().get(), reload) {
+            reload.0.update(|n| *n += 1);
+        }
+    });
+    let audit_reload = use_context::<AuditReload>();
+    let audit = Resource::new(
+        move || audit_reload.map(|r| r.0.get()),
+        move |_| agent_audit(id),
+    );
+
+    view! {
+        <section class="card" aria-labelledby="agent-status">
+            <h2 id="agent-status">"Status"</h2>
+            <p>{format!("Status: {current}")}</p>
+            <div class="actions">
+                <button type="button" class="button" disabled=move || current == AgentStatus::Active || change.pending().get()
+                    on:click=move |_| { change.dispatch(AgentStatus::Active); }>"Activate"</button>
+                <button type="button" class="button secondary" disabled=move || current == AgentStatus::Suspended || change.pending().get()
+                    on:click=move |_| { change.dispatch(AgentStatus::Suspended); }>"Suspend"</button>
+            </div>
+            {move || change.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error/> })}
+            <h3>"Audit log"</h3>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match audit.await {
+                        Ok(page) => view! {
+                            <ul class="audit">
+                                {page.items.into_iter().map(|entry| view! {
+                                    <li>
+                                        <time datetime=entry.at.to_rfc3339()>{entry.at.format("%Y-%m-%d %H:%M:%S").to_string()}</time>
+                                        " "<code>{entry.action}</code>" "
+                                        <span class="muted">{format!("{} · {}{}", entry.actor, entry.outcome,
+                                            entry.source_ip.map(|ip| format!(" · {ip}")).unwrap_or_default())}</span>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
