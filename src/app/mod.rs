@@ -3,7 +3,7 @@
 
 mod browser;
 mod components;
-mod examples;
+pub mod examples;
 mod pages;
 
 use leptos::prelude::*;

@@ -421,6 +421,50 @@ mod tests {
         ));
     }
 
+    /// Property: whatever the headers say, verification answers (never panics) and only the
+    /// right signature over the exact body passes.
+    #[test]
+    fn random_headers_never_panic_and_never_verify() {
+        use rand::{Rng, RngCore};
+
+        let key = secret();
+        let mut rng = rand::rng();
+        let names = [
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature",
+            "x-hub-signature-256",
+            "x-webhook-signature",
+        ];
+        let pieces = [
+            "v1,", "sha256=", " ", ",", "=", "0", "f", "whsec_", "v2,", "AAAA", "\u{00e9}",
+        ];
+        for _ in 0..2_000 {
+            let mut map = HeaderMap::new();
+            for name in names {
+                if rng.random_bool(0.6) {
+                    let value: String = (0..rng.random_range(0..12))
+                        .map(|_| pieces[rng.random_range(0..pieces.len())])
+                        .collect();
+                    if let Ok(value) = HeaderValue::from_str(&value) {
+                        map.insert(name, value);
+                    }
+                }
+            }
+            let mut body = vec![0u8; rng.random_range(0..64)];
+            rng.fill_bytes(&mut body);
+            let now = rng.random_range(0..2_000_000_000i64);
+            let (_, result) = verify_signature(
+                &map,
+                &body,
+                std::slice::from_ref(&key),
+                rng.random_bool(0.5),
+                now,
+            );
+            assert!(result.is_err(), "random headers verified: {map:?}");
+        }
+    }
+
     #[test]
     fn the_delivery_id_prefers_webhook_id() {
         let map = headers(&[

@@ -116,6 +116,8 @@ pub struct TestOptions {
     pub runner: Option<Arc<dyn AgentRunner>>,
     /// Connect the app through this URL instead (e.g. a proxy in front of the test database).
     pub connect_url: Option<String>,
+    /// Adjusts the settings before the app starts.
+    pub tweak: Option<fn(&mut Settings)>,
 }
 
 impl Default for TestOptions {
@@ -126,6 +128,7 @@ impl Default for TestOptions {
             database: None,
             runner: None,
             connect_url: None,
+            tweak: None,
         }
     }
 }
@@ -171,6 +174,10 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     .expect("test settings")
     .finish()
     .expect("valid test settings");
+    let mut settings = settings;
+    if let Some(tweak) = options.tweak {
+        tweak(&mut settings);
+    }
     let runner = options.runner.unwrap_or_else(|| Arc::new(BuiltinRunner));
     let app = Application::build_with_runner(settings, runner)
         .await

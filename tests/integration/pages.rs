@@ -27,3 +27,19 @@ async fn an_unknown_page_answers_404_with_a_page() {
     assert!(response.text().await.unwrap().contains("Page not found"));
     app.stop().await.unwrap();
 }
+
+#[test]
+fn every_example_schema_is_valid_and_its_sample_payload_satisfies_it() {
+    use agent_webhooks::{app::examples::EXAMPLES, domain::sample_payload, services::schemas};
+
+    for (name, text) in EXAMPLES {
+        let schema: serde_json::Value = serde_json::from_str(text).unwrap();
+        let validator = schemas::compile(&schema).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let sample = sample_payload(Some(&schema));
+        let violations = schemas::violations(&validator, &sample);
+        assert!(
+            violations.is_empty(),
+            "{name}: {sample} breaks {violations:?}"
+        );
+    }
+}

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
+
 use agent_webhooks::crypto::signature::standard_webhooks;
 use base64::Engine;
 use reqwest::StatusCode;
@@ -836,4 +838,91 @@ async fn an_unreachable_database_gives_503_then_recovers_without_restart() {
         .unwrap();
     assert_eq!(count, 2, "nothing was recorded while the database was away");
     app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_sender_that_stalls_is_cut_off_with_408() {
+    let app = spawn_app_with(TestOptions {
+        tweak: Some(|settings| settings.webhooks.read_timeout_seconds = 1),
+        ..Default::default()
+    })
+    .await;
+    let admin = app.admin("acme").await;
+    let agent = app.agent(&admin, json!({"name": "a"})).await;
+    // Half a body, then silence.
+    let stalled = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(b"{\"a\":".to_vec())])
+        .chain(futures_util::stream::pending());
+    let started = std::time::Instant::now();
+    let response = app
+        .client
+        .post(&agent.url)
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", hub_signature(&agent.secret, b"{}"))
+        .body(reqwest::Body::wrap_stream(stalled))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(response).await,
+        (
+            StatusCode::REQUEST_TIMEOUT,
+            json!({"error": "Request body not received in time"})
+        )
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_separate_worker_process_runs_what_a_web_only_server_accepted() {
+    let key = agent_webhooks::crypto::keyring::MasterKeyring::generate_key();
+    let web = spawn_app_with(TestOptions {
+        workers: 0,
+        master_keys: vec![key.clone()],
+        ..Default::default()
+    })
+    .await;
+    let admin = web.admin("acme").await;
+    let agent = web.agent(&admin, json!({"name": "a"})).await;
+    let accepted: Value = web
+        .post_signed(&agent.url, &agent.secret, b"{}")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = accepted["execution_id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let queued = web
+        .execution_when(&id, "the execution to wait", |e| e["status"] == "queued")
+        .await;
+    assert_eq!(
+        queued["attempts"], 0,
+        "nobody works on it in a web-only process"
+    );
+
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let worker = std::process::Command::new(env!("CARGO_BIN_EXE_agent-webhooks"))
+        .args(["worker", "--workers", "1"])
+        .env("DATABASE_URL", &web.database.url)
+        .env("MASTER_KEYS", &key)
+        .env("AGENT_WEBHOOKS_CONFIG", "/nonexistent/settings.toml")
+        .env("WORKER_POLL_INTERVAL_MS", "50")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let worker = KillOnDrop(worker);
+    let done = web
+        .execution_when(&id, "the worker process to complete it", |e| {
+            e["status"] == "completed"
+        })
+        .await;
+    assert_eq!(done["result"]["runner"], "builtin");
+    drop(worker);
+    web.stop().await.unwrap();
 }
