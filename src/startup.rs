@@ -28,6 +28,7 @@ use crate::{
         runner::{AgentRunner, BuiltinRunner},
         JobContext, WorkerPool, WorkerTiming,
     },
+    metrics::Metrics,
     routes, services,
     state::{AppState, Limits, WorkerCount},
 };
@@ -64,7 +65,9 @@ impl Application {
         };
         let keyring = services::keys::load_master_keyring(&settings.security)?;
         let pool = prepare_database(&settings).await?;
-        let workers = start_workers(&settings, &pool, roles.workers, runner).await?;
+        let metrics = Arc::new(Metrics::new());
+        let workers =
+            start_workers(&settings, &pool, roles.workers, runner, metrics.clone()).await?;
         let listener = TcpListener::bind(settings.server.site_addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.site_addr))?;
@@ -86,6 +89,7 @@ impl Application {
             pool,
             limits: Arc::new(Limits::new(&settings)),
             validators: Arc::default(),
+            metrics,
             settings: Arc::new(settings),
             keyring: Arc::new(keyring),
             workers: WorkerCount(roles.workers),
@@ -144,7 +148,8 @@ impl Application {
 pub async fn run_workers_until_stopped(settings: Settings) -> anyhow::Result<()> {
     let count = settings.workers.count.max(1);
     let pool = prepare_database(&settings).await?;
-    let workers = start_workers(&settings, &pool, count, Arc::new(BuiltinRunner)).await?;
+    let metrics = Arc::new(Metrics::new());
+    let workers = start_workers(&settings, &pool, count, Arc::new(BuiltinRunner), metrics).await?;
     shutdown_signal().await;
     workers.shutdown(settings.shutdown_grace()).await;
     pool.close().await;
@@ -162,6 +167,7 @@ async fn start_workers(
     pool: &PgPool,
     count: u32,
     runner: Arc<dyn AgentRunner>,
+    metrics: Arc<Metrics>,
 ) -> anyhow::Result<WorkerPool> {
     if count == 0 {
         return Ok(WorkerPool::none());
@@ -171,6 +177,7 @@ async fn start_workers(
     let context = JobContext {
         pool: pool.clone(),
         runner,
+        metrics,
     };
     let timing = WorkerTiming {
         poll_interval: Duration::from_millis(settings.workers.poll_interval_ms),
@@ -188,6 +195,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
+        .route("/metrics", get(routes::metrics::scrape))
         .merge(routes::webhook::router())
         .merge(routes::api::router())
         .leptos_routes_with_context(

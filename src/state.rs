@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::{
     config::Settings,
     crypto::keyring::MasterKeyring,
+    metrics::Metrics,
     services::{schemas::ValidatorCache, Actor},
 };
 
@@ -29,6 +30,7 @@ pub struct AppState {
     pub keyring: Arc<MasterKeyring>,
     pub limits: Arc<Limits>,
     pub validators: Arc<ValidatorCache>,
+    pub metrics: Arc<Metrics>,
     /// Workers running in this process (0 when they run elsewhere).
     pub workers: WorkerCount,
 }

@@ -192,3 +192,14 @@ pub async fn list_for_agent(
     .map(from_row)
     .collect()
 }
+
+/// How many executions wait to run, and for how long the oldest has waited (seconds).
+pub async fn queue_stats(db: impl PgExecutor<'_>) -> Result<(i64, f64), sqlx::Error> {
+    sqlx::query_as(
+        "select count(*),
+                coalesce(extract(epoch from now() - min(created_at))::float8, 0)
+         from agent_executions where status = 'queued'",
+    )
+    .fetch_one(db)
+    .await
+}

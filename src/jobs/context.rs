@@ -4,12 +4,14 @@ use fang::FangError;
 use sqlx::PgPool;
 
 use super::runner::AgentRunner;
+use crate::metrics::Metrics;
 
 /// What a running task may use. Set by the worker around every task run.
 #[derive(Clone)]
 pub struct JobContext {
     pub pool: PgPool,
     pub runner: Arc<dyn AgentRunner>,
+    pub metrics: Arc<Metrics>,
 }
 
 tokio::task_local! {

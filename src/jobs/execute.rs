@@ -52,6 +52,7 @@ impl AsyncRunnable for ExecuteAgent {
                 db::executions::complete(pool, self.execution_id, &result)
                     .await
                     .map_err(|err| fang_error("cannot record the result", err))?;
+                context.metrics.execution("completed");
                 tracing::info!(execution_id = %self.execution_id, attempt = input.attempt, "execution completed");
                 Ok(())
             }
@@ -59,6 +60,7 @@ impl AsyncRunnable for ExecuteAgent {
                 db::executions::requeue(pool, self.execution_id, &error)
                     .await
                     .map_err(|err| fang_error("cannot requeue", err))?;
+                context.metrics.execution("retrying");
                 // An error makes fang schedule the retry with our backoff.
                 Err(fang_error("agent run failed", error))
             }
@@ -66,6 +68,7 @@ impl AsyncRunnable for ExecuteAgent {
                 db::executions::fail(pool, self.execution_id, &error)
                     .await
                     .map_err(|err| fang_error("cannot record the failure", err))?;
+                context.metrics.execution("failed");
                 tracing::warn!(execution_id = %self.execution_id, attempts = input.attempt, "execution failed");
                 Ok(())
             }

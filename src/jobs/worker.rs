@@ -119,6 +119,16 @@ async fn supervise(worker: Worker, stop: watch::Receiver<bool>) {
 
 impl Worker {
     async fn run(self, mut stop: watch::Receiver<bool>) {
+        let metrics = self.context.metrics.clone();
+        metrics.workers_running.inc();
+        // Decrements however the loop ends, a panic included.
+        struct Alive(std::sync::Arc<crate::metrics::Metrics>);
+        impl Drop for Alive {
+            fn drop(&mut self) {
+                self.0.workers_running.dec();
+            }
+        }
+        let _alive = Alive(metrics);
         let mut idle_errors: u32 = 0;
         while !*stop.borrow() {
             match db::tasks::claim_next(&self.context.pool, TASK_TYPE).await {

@@ -4,4 +4,5 @@
 pub mod api;
 pub mod csrf;
 pub mod health;
+pub mod metrics;
 pub mod webhook;

@@ -52,6 +52,7 @@ pub async fn receive(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_string());
     let (parts, body) = request.into_parts();
+    let started = std::time::Instant::now();
     let settings = &state.settings.webhooks;
     let result = async {
         check_headers(&parts.headers, settings.max_body_bytes)?;
@@ -71,10 +72,20 @@ pub async fn receive(
         .await
     }
     .await;
-    match result {
+    let response = match result {
         Ok(accepted) => (StatusCode::ACCEPTED, Json(accepted)).into_response(),
         Err(err) => error_response(err),
-    }
+    };
+    state
+        .metrics
+        .webhook_requests
+        .with_label_values(&[response.status().as_str()])
+        .inc();
+    state
+        .metrics
+        .webhook_duration
+        .observe(started.elapsed().as_secs_f64());
+    response
 }
 
 /// A declared length over the limit is refused before reading; the content type must be JSON

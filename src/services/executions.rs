@@ -15,8 +15,9 @@ use crate::{
 pub const DEFAULT_PAGE: i64 = 50;
 pub const MAX_PAGE: i64 = 200;
 
-/// Records a queued execution and its fang task in one transaction and returns its id; a
-/// delivery id seen for this agent in the last 24 hours returns the first execution instead.
+/// Records a queued execution and its fang task in one transaction and returns its id (and
+/// `true`); a delivery id seen for this agent in the last 24 hours returns the first
+/// execution instead (and `false`).
 pub async fn enqueue(
     pool: &PgPool,
     tenant_id: Uuid,
@@ -24,7 +25,7 @@ pub async fn enqueue(
     payload: &Value,
     raw_body: &[u8],
     delivery_id: Option<&str>,
-) -> Result<Uuid, sqlx::Error> {
+) -> Result<(Uuid, bool), sqlx::Error> {
     let execution_id = Uuid::new_v4();
     let mut tx = pool.begin().await?;
     if let Some(delivery_id) = delivery_id {
@@ -32,7 +33,7 @@ pub async fn enqueue(
             db::deliveries::claim(&mut tx, agent_id, delivery_id, execution_id).await?
         {
             tx.rollback().await?;
-            return Ok(existing);
+            return Ok((existing, false));
         }
     }
     db::executions::insert(
@@ -49,7 +50,7 @@ pub async fn enqueue(
     .await?;
     db::tasks::insert(&mut *tx, &ExecuteAgent { execution_id }).await?;
     tx.commit().await?;
-    Ok(execution_id)
+    Ok((execution_id, true))
 }
 
 pub async fn get(pool: &PgPool, principal: &Principal, id: Uuid) -> Result<Execution, AppError> {

@@ -245,6 +245,7 @@ pub async fn accept(
     let (scheme, verified) =
         verify_signature(headers, body, &secrets, target.require_timestamp, now);
     if let Err(failure) = verified {
+        state.metrics.signature_failures.inc();
         report_failure(state, &target, scheme, failure, source_ip).await;
         return Err(failure.into_error());
     }
@@ -274,7 +275,7 @@ pub async fn accept(
             .map_err(WebhookError::RateLimited)?;
     }
 
-    let execution_id = executions::enqueue(
+    let (execution_id, new) = executions::enqueue(
         &state.pool,
         target.tenant_id,
         agent_id,
@@ -283,6 +284,9 @@ pub async fn accept(
         delivery_id.as_deref(),
     )
     .await?;
+    if new {
+        state.metrics.execution("queued");
+    }
     Ok(WebhookAccepted::queued(execution_id))
 }
 

@@ -10,6 +10,7 @@ mod executions;
 mod health;
 mod jobs;
 mod keys;
+mod metrics;
 mod pages;
 mod proxy;
 mod secrets;

@@ -1,0 +1,108 @@
+//! Prometheus metrics (text format at `GET /metrics`). Labels never carry tenant ids,
+//! secrets or payloads. Queue figures are read from the database at scrape time, so they
+//! describe the whole deployment; counters describe this process.
+
+use prometheus::{
+    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    pub webhook_requests: IntCounterVec,
+    pub webhook_duration: Histogram,
+    pub signature_failures: IntCounter,
+    pub executions: IntCounterVec,
+    pub queue_depth: IntGauge,
+    pub oldest_queued_seconds: Gauge,
+    pub workers_running: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let webhook_requests = IntCounterVec::new(
+            Opts::new(
+                "webhook_requests_total",
+                "Webhook requests answered, by HTTP status",
+            ),
+            &["status"],
+        )
+        .expect("valid metric");
+        let webhook_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "webhook_request_duration_seconds",
+                "Time to answer a webhook request",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+        )
+        .expect("valid metric");
+        let signature_failures = IntCounter::new(
+            "webhook_signature_failures_total",
+            "Webhook requests refused for a missing, malformed, wrong or expired signature",
+        )
+        .expect("valid metric");
+        let executions = IntCounterVec::new(
+            Opts::new(
+                "executions_total",
+                "Executions queued by this process, and finished by its workers, by status",
+            ),
+            &["status"],
+        )
+        .expect("valid metric");
+        let queue_depth = IntGauge::new("execution_queue_depth", "Executions waiting to run")
+            .expect("valid metric");
+        let oldest_queued_seconds = Gauge::new(
+            "execution_oldest_queued_seconds",
+            "Age of the oldest execution still waiting to run (0 when none)",
+        )
+        .expect("valid metric");
+        let workers_running =
+            IntGauge::new("workers_running", "Execution workers alive in this process")
+                .expect("valid metric");
+        for collector in [
+            Box::new(webhook_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(webhook_duration.clone()),
+            Box::new(signature_failures.clone()),
+            Box::new(executions.clone()),
+            Box::new(queue_depth.clone()),
+            Box::new(oldest_queued_seconds.clone()),
+            Box::new(workers_running.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        Self {
+            registry,
+            webhook_requests,
+            webhook_duration,
+            signature_failures,
+            executions,
+            queue_depth,
+            oldest_queued_seconds,
+            workers_running,
+        }
+    }
+
+    pub fn execution(&self, status: &str) {
+        self.executions.with_label_values(&[status]).inc();
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("encoding to memory cannot fail");
+        String::from_utf8(buffer).expect("the text format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
