@@ -30,6 +30,10 @@ pub struct ServerSettings {
     pub public_base_url: String,
     pub site_root: String,
     pub shutdown_grace_seconds: u64,
+    /// Refuse (webhooks, API) or redirect (browsers) requests that did not arrive over TLS.
+    pub require_https: bool,
+    /// Proxies whose `X-Forwarded-Proto` / `X-Forwarded-For` are believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +92,8 @@ impl Default for ServerSettings {
             public_base_url: String::new(),
             site_root: "target/site".into(),
             shutdown_grace_seconds: 20,
+            require_https: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -182,6 +188,15 @@ impl Settings {
         env_override!("PUBLIC_BASE_URL" => self.server.public_base_url);
         env_override!("LEPTOS_SITE_ROOT" => self.server.site_root);
         env_override!("SHUTDOWN_GRACE_SECONDS" => self.server.shutdown_grace_seconds);
+        env_override!("REQUIRE_HTTPS" => self.server.require_https);
+        if let Some(value) = lookup("TRUSTED_PROXIES") {
+            self.server.trusted_proxies = value
+                .split(',')
+                .map(str::trim)
+                .filter(|ip| !ip.is_empty())
+                .map(|ip| parse("TRUSTED_PROXIES", ip.to_owned()))
+                .collect::<anyhow::Result<_>>()?;
+        }
         env_override!("DATABASE_URL" => self.database.url.0);
         env_override!("DATABASE_MAX_CONNECTIONS" => self.database.max_connections);
         env_override!("DATABASE_ACQUIRE_TIMEOUT_SECONDS" => self.database.acquire_timeout_seconds);

@@ -209,6 +209,10 @@ fn router(state: AppState) -> Router {
             state.clone(),
             routes::csrf::refuse_cross_site,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            routes::transport::identify,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

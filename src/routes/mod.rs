@@ -5,4 +5,5 @@ pub mod api;
 pub mod csrf;
 pub mod health;
 pub mod metrics;
+pub mod transport;
 pub mod webhook;

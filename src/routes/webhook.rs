@@ -2,11 +2,11 @@
 //! what can be decided before the body is read (size, content type, read timeout); the
 //! service does the rest.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use axum::{
     body::Body,
-    extract::{ConnectInfo, Path, Request, State},
+    extract::{Path, Request, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::{
     domain::WebhookErrorBody,
+    routes::transport::ClientInfo,
     services::webhooks::{self, WebhookError},
     state::AppState,
 };
@@ -47,10 +48,7 @@ pub async fn receive(
     Path(agent_id): Path<String>,
     request: Request,
 ) -> Response {
-    let source_ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let source_ip = ClientInfo::ip_of(request.extensions());
     let (parts, body) = request.into_parts();
     let started = std::time::Instant::now();
     let settings = &state.settings.webhooks;

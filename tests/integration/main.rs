@@ -2,6 +2,7 @@
 //! database per test. One binary, shared helpers.
 
 mod helpers;
+mod https;
 
 mod agents;
 mod audit;

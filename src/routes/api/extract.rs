@@ -1,12 +1,8 @@
 //! Extractors of the REST API: who is calling, JSON bodies and agent ids, each refusing bad
 //! input with the API's own error shape.
 
-use std::net::SocketAddr;
-
 use axum::{
-    extract::{
-        rejection::JsonRejection, ConnectInfo, FromRequest, FromRequestParts, Path, Request,
-    },
+    extract::{rejection::JsonRejection, FromRequest, FromRequestParts, Path, Request},
     http::{header, request::Parts},
     Json,
 };
@@ -15,7 +11,7 @@ use uuid::Uuid;
 
 use crate::{
     error::AppError,
-    routes::csrf::cookie,
+    routes::{csrf::cookie, transport::ClientInfo},
     services::{auth, Principal},
     state::AppState,
 };
@@ -25,10 +21,7 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let source_ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let source_ip = ClientInfo::ip_of(&parts.extensions);
         let principal = if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
             let token = value
                 .to_str()
