@@ -71,3 +71,24 @@ pub async fn touch(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error>
         .await?;
     Ok(())
 }
+
+/// Hands running tasks back to the queue (their worker is stopping): the tasks become
+/// runnable again and their executions go back to `queued`. Returns how many were released.
+pub async fn release(db: impl PgExecutor<'_>, ids: &[Uuid]) -> Result<u64, sqlx::Error> {
+    let released: i64 = sqlx::query_scalar(
+        "with released as (
+             update fang_tasks set state = 'retried', scheduled_at = now(), updated_at = now()
+             where id = any($1) and state = 'in_progress'
+             returning metadata ->> 'execution_id' as execution_id
+         ), requeued as (
+             update agent_executions set status = 'queued'
+             where id::text in (select execution_id from released where execution_id is not null)
+               and status = 'running'
+         )
+         select count(*) from released",
+    )
+    .bind(ids)
+    .fetch_one(db)
+    .await?;
+    Ok(released as u64)
+}

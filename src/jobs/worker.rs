@@ -12,7 +12,12 @@ use crate::db;
 pub struct WorkerPool {
     supervisors: Vec<JoinHandle<()>>,
     stop: watch::Sender<bool>,
+    in_flight: InFlight,
+    pool: Option<sqlx::PgPool>,
 }
+
+/// Tasks this process is running right now, to hand back if it stops before they finish.
+type InFlight = std::sync::Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>;
 
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerTiming {
@@ -31,11 +36,13 @@ struct Worker {
     context: JobContext,
     queue: AsyncQueue,
     timing: WorkerTiming,
+    in_flight: InFlight,
 }
 
 impl WorkerPool {
     pub fn start(count: u32, context: JobContext, queue: AsyncQueue, timing: WorkerTiming) -> Self {
         let (stop, _) = watch::channel(false);
+        let in_flight = InFlight::default();
         let mut supervisors: Vec<JoinHandle<()>> = (0..count)
             .map(|number| {
                 let worker = Worker {
@@ -43,6 +50,7 @@ impl WorkerPool {
                     context: context.clone(),
                     queue: queue.clone(),
                     timing,
+                    in_flight: in_flight.clone(),
                 };
                 tokio::spawn(supervise(worker, stop.subscribe()))
             })
@@ -53,7 +61,12 @@ impl WorkerPool {
             stop.subscribe(),
         )));
         tracing::info!(workers = count, "execution workers started");
-        Self { supervisors, stop }
+        Self {
+            supervisors,
+            stop,
+            in_flight,
+            pool: Some(context.pool),
+        }
     }
 
     /// A pool without workers, for processes that only serve HTTP.
@@ -62,15 +75,44 @@ impl WorkerPool {
         Self {
             supervisors: Vec::new(),
             stop,
+            in_flight: InFlight::default(),
+            pool: None,
         }
     }
 
-    /// Lets every worker finish the task in hand, waiting at most `grace`.
+    /// Lets every worker finish the task in hand, waiting at most `grace`; what is still
+    /// running then is handed back to the queue at once (not left for the reaper's lease).
     pub async fn shutdown(self, grace: Duration) {
         let _ = self.stop.send(true);
+        let aborts: Vec<_> = self
+            .supervisors
+            .iter()
+            .map(JoinHandle::abort_handle)
+            .collect();
         let all = futures_join_all(self.supervisors);
-        if tokio::time::timeout(grace, all).await.is_err() {
-            tracing::warn!("workers did not stop within the grace period");
+        if tokio::time::timeout(grace, all).await.is_ok() {
+            return;
+        }
+        aborts.iter().for_each(tokio::task::AbortHandle::abort);
+        let unfinished: Vec<uuid::Uuid> = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .drain()
+            .collect();
+        tracing::warn!(
+            unfinished = unfinished.len(),
+            "workers did not stop within the grace period; releasing their tasks"
+        );
+        if let (Some(pool), false) = (&self.pool, unfinished.is_empty()) {
+            match db::tasks::release(pool, &unfinished).await {
+                Ok(released) => {
+                    tracing::info!(released, "running executions handed back to the queue")
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot release tasks; the reaper will after the lease")
+                }
+            }
         }
     }
 }
@@ -135,7 +177,10 @@ impl Worker {
                 Ok(Some(task)) => {
                     idle_errors = 0;
                     let span = tracing::info_span!("job", worker = self.number, task_id = %task.id);
+                    let task_id = task.id;
+                    self.track(task_id, true);
                     self.execute(task).instrument(span).await;
+                    self.track(task_id, false);
                     continue;
                 }
                 Ok(None) => idle_errors = 0,
@@ -212,6 +257,18 @@ impl Worker {
                 description: format!("task panicked: {err}"),
             })
         })
+    }
+
+    fn track(&self, task_id: uuid::Uuid, running: bool) {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if running {
+            in_flight.insert(task_id);
+        } else {
+            in_flight.remove(&task_id);
+        }
     }
 
     /// Keeps the task's `updated_at` fresh while it runs, so the reaper leaves it alone.

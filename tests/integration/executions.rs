@@ -207,3 +207,65 @@ async fn a_panicking_run_does_not_take_the_worker_down() {
     assert_eq!(done["attempts"], 2);
     app.stop().await.unwrap();
 }
+
+/// Sleeps far longer than any shutdown grace period.
+struct SlowRunner;
+
+#[fang::async_trait]
+impl AgentRunner for SlowRunner {
+    async fn run(&self, _input: &RunInput) -> Result<Value, String> {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        Ok(json!({"runner": "slow"}))
+    }
+}
+
+#[tokio::test]
+async fn stopping_hands_running_executions_back_instead_of_losing_them() {
+    let app = spawn_app_with(TestOptions {
+        runner: Some(Arc::new(SlowRunner)),
+        tweak: Some(|settings| settings.server.shutdown_grace_seconds = 1),
+        ..Default::default()
+    })
+    .await;
+    let id = accept_one(&app).await;
+    app.execution_when(&id, "the slow run to start", |e| e["status"] == "running")
+        .await;
+    let (pool, database) = (app.pool.clone(), app.database.clone());
+    let started = std::time::Instant::now();
+    app.stop().await.unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "shutdown is bounded by the grace period"
+    );
+
+    let direct = sqlx::PgPool::connect(&database.url).await.unwrap();
+    let (status, task_state): (String, String) = sqlx::query_as(
+        "select e.status, t.state::text from agent_executions e
+         join fang_tasks t on t.metadata ->> 'execution_id' = e.id::text where e.id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(&direct)
+    .await
+    .unwrap();
+    assert_eq!(
+        (status.as_str(), task_state.as_str()),
+        ("queued", "retried"),
+        "released at once, not after the lease"
+    );
+    drop(pool);
+
+    // The next process runs it to completion.
+    let runner = ScriptedRunner::new(0);
+    let next = spawn_app_with(TestOptions {
+        database: Some(database),
+        runner: Some(runner.clone()),
+        ..Default::default()
+    })
+    .await;
+    next.execution_when(&id, "completion after the restart", |e| {
+        e["status"] == "completed"
+    })
+    .await;
+    assert_eq!(runner.runs(), 1);
+    next.stop().await.unwrap();
+}
