@@ -59,11 +59,18 @@ pub fn compile(schema: &Value) -> Result<Validator, Vec<FieldError>> {
         }
     };
     let meta = match draft {
-        Draft::Draft7 => jsonschema::draft7::meta::validate(schema),
-        _ => jsonschema::draft202012::meta::validate(schema),
+        Draft::Draft7 => jsonschema::draft7::meta::validator(),
+        _ => jsonschema::draft202012::meta::validator(),
     };
-    if let Err(err) = meta {
-        return Err(problem(&err.instance_path().to_string(), err.to_string()));
+    let problems: Vec<FieldError> = meta
+        .iter_errors(schema)
+        .map(|err| FieldError {
+            path: err.instance_path().to_string(),
+            message: err.to_string(),
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(problems);
     }
     jsonschema::options()
         .with_draft(draft)
@@ -164,6 +171,17 @@ mod tests {
         assert!(errors[0].path.contains("type"), "{errors:?}");
         assert!(compile(&json!([1, 2])).is_err());
         assert!(compile(&json!({"$schema": "http://example.com/my-meta"})).is_err());
+    }
+
+    #[test]
+    fn every_problem_of_a_schema_is_reported() {
+        let errors = compile(&json!({"type": "objekt", "properties": {"n": {"minimum": "one"}}}))
+            .unwrap_err();
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert!(
+            paths.contains(&"/type") && paths.contains(&"/properties/n/minimum"),
+            "{errors:?}"
+        );
     }
 
     #[test]
