@@ -11,6 +11,7 @@ mod executions;
 mod health;
 mod jobs;
 mod keys;
+mod logs;
 mod metrics;
 mod pages;
 mod proxy;
