@@ -8,11 +8,15 @@
 #   4. cargo leptos build (debug)
 #   5. Playwright end-to-end tests against that build, served on a free
 #      loopback port (3100 and up) with a freshly created database
-#      agent_webhooks_e2e on the same server as DATABASE_URL
+#      agent_webhooks_e2e on the same server as DATABASE_URL; Playwright gets
+#      BASE_URL, DATABASE_URL, MASTER_KEY_FILE and AGENT_WEBHOOKS_BIN, so that
+#      specs can create administrators with the CLI
+#   6. the client examples (examples/run-all.sh) against the same server,
+#      with the same environment
 #
 # Usage: scripts/test.sh [--skip-e2e | --only-e2e]
 #   --skip-e2e  steps 1-3 only (no cargo-leptos, Node or Chromium needed)
-#   --only-e2e  steps 4-5 only (the build is incremental, so it stays fresh)
+#   --only-e2e  steps 4-6 only (the build is incremental, so it stays fresh)
 #
 # Environment:
 #   DATABASE_URL   a server where the user may create databases: the
@@ -31,6 +35,10 @@ cd "$AW_ROOT"
 ERASE=(env RUSTFLAGS="--cfg erase_components")
 E2E_DB=agent_webhooks_e2e
 SERVER_LOG=target/e2e-server.log
+# Absolute: the specs (run from end2end/) create administrators with the same binary,
+# database and master key as the server.
+E2E_BIN=$AW_ROOT/target/debug/agent-webhooks
+E2E_MASTER_KEY_FILE=$AW_ROOT/target/e2e/master.key
 
 checks=1 e2e=1
 case ${1:-} in
@@ -41,6 +49,7 @@ case ${1:-} in
 esac
 
 server_pid=
+e2e_base='' e2e_url='' # the running e2e server, for the client examples step
 on_exit() {
   local rc=$?
   stop_server
@@ -99,8 +108,8 @@ start_server() {
   mkdir -p target
   env LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site \
     DATABASE_URL="$url" PUBLIC_BASE_URL="http://127.0.0.1:$port" RUST_LOG=info \
-    MASTER_KEY_FILE=target/e2e/master.key \
-    target/debug/agent-webhooks serve >"$SERVER_LOG" 2>&1 &
+    MASTER_KEY_FILE="$E2E_MASTER_KEY_FILE" \
+    "$E2E_BIN" serve >"$SERVER_LOG" 2>&1 &
   server_pid=$!
   say "e2e server pid $server_pid on 127.0.0.1:$port, log $SERVER_LOG"
 }
@@ -147,9 +156,21 @@ end_to_end() {
   start_server "$port" "$url"
   wait_ready "$base"
   # --no-install: never let npx fetch a different Playwright.
-  if ! (cd end2end && BASE_URL=$base DATABASE_URL=$url npx --no-install playwright test); then
+  if ! (cd end2end && BASE_URL=$base DATABASE_URL=$url MASTER_KEY_FILE=$E2E_MASTER_KEY_FILE \
+    AGENT_WEBHOOKS_BIN=$E2E_BIN npx --no-install playwright test); then
     show_server_log
     die "Playwright tests failed (traces and screenshots in end2end/test-results)"
+  fi
+  # The server keeps running for client_examples.
+  e2e_base=$base e2e_url=$url
+}
+
+# Every client example in examples/ against the e2e server, then stop it.
+client_examples() {
+  if ! BASE_URL=$e2e_base DATABASE_URL=$e2e_url MASTER_KEY_FILE=$E2E_MASTER_KEY_FILE \
+    AGENT_WEBHOOKS_BIN=$E2E_BIN examples/run-all.sh; then
+    show_server_log
+    die "client examples failed (examples/run-all.sh)"
   fi
   stop_server
 }
@@ -177,4 +198,5 @@ fi
 if (( e2e )); then
   step "cargo leptos build" cargo leptos build
   step "end-to-end tests (Playwright)" end_to_end
+  step "client examples (examples/run-all.sh)" client_examples
 fi

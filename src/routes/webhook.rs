@@ -143,7 +143,8 @@ fn error_response(err: WebhookError) -> Response {
         WebhookError::AgentNotActive => (StatusCode::FORBIDDEN, None),
         WebhookError::InvalidJson
         | WebhookError::ValidationFailed(_)
-        | WebhookError::DeliveryIdTooLong => (StatusCode::BAD_REQUEST, None),
+        | WebhookError::DeliveryIdTooLong
+        | WebhookError::InvalidDeliveryId => (StatusCode::BAD_REQUEST, None),
         WebhookError::RateLimited(wait) => (
             StatusCode::TOO_MANY_REQUESTS,
             Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),

@@ -48,6 +48,8 @@ pub enum WebhookError {
     ValidationFailed(Vec<FieldError>),
     #[error("Delivery id too long")]
     DeliveryIdTooLong,
+    #[error("Delivery id must be visible ASCII")]
+    InvalidDeliveryId,
     #[error("Rate limit exceeded")]
     RateLimited(Duration),
     #[error("Service temporarily unavailable")]
@@ -212,7 +214,7 @@ fn delivery_id(headers: &HeaderMap) -> Result<Option<String>, WebhookError> {
     };
     let id = value
         .to_str()
-        .map_err(|_| WebhookError::InvalidJson)?
+        .map_err(|_| WebhookError::InvalidDeliveryId)?
         .trim();
     if id.is_empty() {
         return Ok(None);

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Runs every client example in examples/ against a running agent-webhooks server, as
+# scripts/test.sh does after the Playwright tests. See examples/README.md.
+#
+#   BASE_URL=http://127.0.0.1:3000 DATABASE_URL=postgres://… MASTER_KEY_FILE=… \
+#     AGENT_WEBHOOKS_BIN=target/debug/agent-webhooks examples/run-all.sh
+#
+# DATABASE_URL, MASTER_KEY_FILE and AGENT_WEBHOOKS_BIN must be the server's: an API token
+# for tenant "examples" is made with `agent-webhooks create-token`. Then it creates one
+# agent without a rate limit (POST /api/agents), reveals its secret, installs what the
+# examples need when missing (a venv in target/examples-venv, examples/node/node_modules),
+# runs every example with WEBHOOK_URL and WEBHOOK_SECRET, and checks that the three
+# standard-library examples fail against a wrong secret. One line per check, then
+# "examples: N passed, M failed"; the exit status is 1 when anything failed.
+#
+# Needs: curl, openssl, python3 (with venv), Node.js 20+ with npm; PyPI and npm reachable
+# on the first run.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+VENV=${EXAMPLES_VENV:-$ROOT/target/examples-venv}
+EXAMPLE_TIMEOUT=${EXAMPLE_TIMEOUT:-60}
+
+say() { printf '[examples] %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+for name in BASE_URL DATABASE_URL MASTER_KEY_FILE AGENT_WEBHOOKS_BIN; do
+  [[ -n ${!name:-} ]] || die "$name is not set (see the comment at the top of $0)"
+done
+for tool in curl openssl python3 node npm; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found: the examples need it"
+done
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
+  die "Node.js 20 or newer is needed (found $(node --version))"
+base=${BASE_URL%/}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+chmod 700 "$work"
+
+# One field of a JSON object on stdin.
+json_field() {
+  python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+# --- an API token, an agent and its secret ------------------------------------------------
+
+if ! token=$(env DATABASE_URL="$DATABASE_URL" MASTER_KEY_FILE="$MASTER_KEY_FILE" \
+  AGENT_WEBHOOKS_CONFIG=/nonexistent RUST_LOG=warn \
+  "$AGENT_WEBHOOKS_BIN" create-token --tenant examples --name examples 2>"$work/create-token.err"); then
+  cat "$work/create-token.err" >&2
+  die "$AGENT_WEBHOOKS_BIN create-token failed"
+fi
+[[ -n $token ]] || die "create-token printed no token"
+# Through a file, so the token never shows in the process list.
+printf 'Authorization: Bearer %s\n' "$token" >"$work/auth-header"
+
+# api METHOD PATH [JSON]: the answer's body in $work/answer, its status on stdout.
+api() {
+  local args=(-sS --max-time 15 -o "$work/answer" -w '%{http_code}' -X "$1" -H "@$work/auth-header")
+  if [[ $# -ge 3 ]]; then args+=(-H 'Content-Type: application/json' --data-binary "$3"); fi
+  curl "${args[@]}" "$base$2"
+}
+
+status=$(api POST /api/agents '{"name":"examples","rate_limit_per_minute":null}') ||
+  die "cannot reach $base"
+[[ $status == 201 ]] || die "POST /api/agents: expected 201, got $status $(cat "$work/answer")"
+agent_id=$(json_field id <"$work/answer")
+webhook_url=$(json_field webhook_url <"$work/answer")
+
+status=$(api GET "/api/agents/$agent_id/webhook-secret") || die "cannot reach $base"
+[[ $status == 200 ]] || die "GET /api/agents/$agent_id/webhook-secret: expected 200, got $status $(cat "$work/answer")"
+secret=$(json_field hmac_secret <"$work/answer")
+rm -f "$work/answer"
+say "agent $agent_id, webhook $webhook_url"
+
+# --- dependencies (installed once, again only when their lists change) ---------------------
+
+python_deps() {
+  local requirements=$HERE/python/requirements.txt stamp=$VENV/.installed-requirements.txt
+  if [[ -x $VENV/bin/python ]] && cmp -s "$requirements" "$stamp"; then
+    say "python: $VENV up to date"
+    return 0
+  fi
+  say "python: installing examples/python/requirements.txt into $VENV"
+  { [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"; } &&
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$requirements" &&
+    cp "$requirements" "$stamp"
+}
+
+# npm ci writes node_modules/.package-lock.json: when it is newer than package-lock.json,
+# the installed modules match the lock.
+node_deps() {
+  local dir=$HERE/node
+  if [[ -f $dir/node_modules/.package-lock.json &&
+        ! $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+    say "node: examples/node/node_modules up to date"
+    return 0
+  fi
+  say "node: npm ci in examples/node"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+}
+
+python_ok=1 node_ok=1
+python_deps || { python_ok=0; say "python: installing the dependencies failed"; }
+node_deps || { node_ok=0; say "node: installing the dependencies failed"; }
+
+# --- the examples ---------------------------------------------------------------------------
+
+passed=0 failed=0
+
+record() {
+  local verdict=$1 name=$2 detail=$3
+  if [[ $verdict == pass ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  printf '%-4s %-48s %s\n' "${verdict^^}" "$name" "$detail"
+}
+
+# example NAME EXPECT SECRET CMD...: runs CMD with WEBHOOK_URL and WEBHOOK_SECRET=SECRET.
+# EXPECT is "ok" (must exit 0) or "refused" (must exit non-zero after a 401, as with a
+# wrong secret). A failure shows the example's output.
+example() {
+  local name=$1 expect=$2 key=$3 log rc=0
+  shift 3
+  log="$work/$(tr -c 'A-Za-z0-9' _ <<<"$name").log"
+  (cd "$HERE" && WEBHOOK_URL=$webhook_url WEBHOOK_SECRET=$key \
+    timeout "$EXAMPLE_TIMEOUT" "$@") >"$log" 2>&1 || rc=$?
+  if [[ $expect == ok && $rc -eq 0 ]]; then
+    record pass "$name" "$(tail -n 1 "$log")"
+  elif [[ $expect == refused && $rc -ne 0 ]] && grep -q ' 401 ' "$log"; then
+    record pass "$name" "exits $rc after a 401, as it must"
+  elif [[ $rc -eq 124 ]]; then
+    record fail "$name" "timed out after ${EXAMPLE_TIMEOUT}s; its output:"
+    sed 's/^/    | /' "$log"
+  else
+    record fail "$name" "exit status $rc; its output:"
+    sed 's/^/    | /' "$log"
+  fi
+}
+
+# skipped NAME WHY: an example that could not run counts as failed.
+skipped() {
+  record fail "$1" "not run: $2"
+}
+
+# A valid secret that is not the agent's.
+wrong_secret=$(openssl rand -base64 32)
+
+example "curl/send.sh" ok "$secret" bash curl/send.sh
+example "python/send.py" ok "$secret" python3 python/send.py
+example "node/send.mjs" ok "$secret" node node/send.mjs
+example "curl/send.sh (wrong secret: must fail)" refused "$wrong_secret" bash curl/send.sh
+example "python/send.py (wrong secret: must fail)" refused "$wrong_secret" python3 python/send.py
+example "node/send.mjs (wrong secret: must fail)" refused "$wrong_secret" node node/send.mjs
+if (( python_ok )); then
+  example "python/standardwebhooks_send.py" ok "$secret" "$VENV/bin/python" python/standardwebhooks_send.py
+else
+  skipped "python/standardwebhooks_send.py" "its dependencies could not be installed"
+fi
+if (( node_ok )); then
+  example "node/octokit_send.mjs" ok "$secret" node node/octokit_send.mjs
+  example "node/standardwebhooks_send.mjs" ok "$secret" node node/standardwebhooks_send.mjs
+else
+  skipped "node/octokit_send.mjs" "its dependencies could not be installed"
+  skipped "node/standardwebhooks_send.mjs" "its dependencies could not be installed"
+fi
+
+echo "examples: $passed passed, $failed failed"
+(( failed == 0 ))
