@@ -16,6 +16,7 @@
 AW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 AW_CARGO_LEPTOS_VERSION=0.3.10 # 0.3.11 does not build on rustc 1.95
 AW_PG_DIR=$AW_ROOT/target/pg   # private Postgres cluster, used only as a last resort
+                               # (scripts/fault-drill.sh points it at target/drill-pg)
 
 # `cargo install` puts binaries here; a non-login shell (CI) may lack it in PATH.
 case ":$PATH:" in
@@ -164,6 +165,7 @@ as_pg_user() {
 # so it never clashes with another Postgres on the machine.
 start_private_cluster() {
   local bin=$1 data=$AW_PG_DIR/data sock=$AW_PG_DIR/sock log=$AW_PG_DIR/log user
+  local rel=${AW_PG_DIR#"$AW_ROOT"/}
   # A socket path (sock/.s.PGSQL.5432) longer than 107 bytes can't be bound.
   (( ${#sock} <= 88 )) || die "repo path too long for a Postgres socket ($sock): set DATABASE_URL instead"
   mkdir -p "$data" "$sock"
@@ -175,14 +177,14 @@ start_private_cluster() {
     die "user $user cannot write $AW_PG_DIR (a parent directory is not searchable): set DATABASE_URL instead"
   chmod 700 "$data"
   if [[ ! -s $data/PG_VERSION ]]; then
-    say "database: initdb of a private cluster in target/pg (as $user)"
+    say "database: initdb of a private cluster in $rel (as $user)"
     as_pg_user "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >"$log.initdb" 2>&1 ||
       die "initdb failed, see $log.initdb"
   fi
   if as_pg_user "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-    say "database: private cluster in target/pg already running"
+    say "database: private cluster in $rel already running"
   else
-    say "database: starting private cluster in target/pg (socket only, log target/pg/log)"
+    say "database: starting private cluster in $rel (socket only, log $rel/log)"
     as_pg_user "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 \
       -o "-c listen_addresses='' -c unix_socket_directories='$sock'" start >/dev/null ||
       die "Postgres did not start, see $log"
@@ -197,7 +199,7 @@ stop_private_cluster() {
   [[ -s $AW_PG_DIR/data/PG_VERSION ]] || return 0
   bin=$(pg_server_bindir) || return 0
   if as_pg_user "$bin/pg_ctl" -D "$AW_PG_DIR/data" status >/dev/null 2>&1; then
-    say "database: stopping private cluster in target/pg"
+    say "database: stopping private cluster in ${AW_PG_DIR#"$AW_ROOT"/}"
     as_pg_user "$bin/pg_ctl" -D "$AW_PG_DIR/data" -m fast -w stop >/dev/null
   fi
 }

@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::{DefaultOnResponse, TraceLayer},
+    trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer},
 };
 
 use crate::{
@@ -217,6 +217,9 @@ fn router(state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                // 5xx are logged where they arise (an internal error at error, an unavailable
+                // database at warn); a second line at error here would only be noise.
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN))
                 .make_span_with(|request: &Request<_>| {
                     let request_id = request
                         .headers()

@@ -77,7 +77,7 @@ pub async fn touch(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error>
 pub async fn release(db: impl PgExecutor<'_>, ids: &[Uuid]) -> Result<u64, sqlx::Error> {
     let released: i64 = sqlx::query_scalar(
         "with released as (
-             update fang_tasks set state = 'retried', scheduled_at = now(), updated_at = now()
+             update fang_tasks set state = 'retried', updated_at = now()
              where id = any($1) and state = 'in_progress'
              returning metadata ->> 'execution_id' as execution_id
          ), requeued as (

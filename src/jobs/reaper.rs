@@ -1,5 +1,6 @@
 //! Periodic repairs that fang does not do:
-//! - a task left `in_progress` by a dead worker (no heartbeat for a lease) is handed out again;
+//! - a task left `in_progress` by a dead worker (no heartbeat for a lease) is handed out again,
+//!   keeping its place in the queue (its `scheduled_at` is not reset);
 //! - an execution left `running` without a live task goes back to `queued`;
 //! - a `queued` execution without a task (its task was lost) gets a new one;
 //! - delivery ids older than 24 hours and expired sessions are deleted.
@@ -23,7 +24,7 @@ pub struct Repairs {
 pub async fn repair(pool: &PgPool, lease: Duration) -> Result<Repairs, sqlx::Error> {
     let lease_seconds = lease.as_secs_f64();
     let tasks_released = sqlx::query(
-        "update fang_tasks set state = 'retried', scheduled_at = now(), updated_at = now()
+        "update fang_tasks set state = 'retried', updated_at = now()
          where state = 'in_progress' and updated_at < now() - make_interval(secs => $1)",
     )
     .bind(lease_seconds)
