@@ -932,11 +932,25 @@ async fn delivery_ids_must_be_visible_ascii() {
     let app = spawn_app().await;
     let admin = app.admin("acme").await;
     let agent = app.agent(&admin, json!({"name": "a"})).await;
-    let response = app.client.post(&agent.url).header("content-type", "application/json")
+    let response = app
+        .client
+        .post(&agent.url)
+        .header("content-type", "application/json")
         .header("x-hub-signature-256", hub_signature(&agent.secret, b"{}"))
-        .header("idempotency-key", reqwest::header::HeaderValue::from_bytes(b"caf\xe9").unwrap())
-        .body("{}").send().await.unwrap();
-    assert_eq!(error_of(response).await,
-        (StatusCode::BAD_REQUEST, json!({"error": "Delivery id must be visible ASCII"})));
+        .header(
+            "idempotency-key",
+            reqwest::header::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        )
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(response).await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"error": "Delivery id must be visible ASCII"})
+        )
+    );
     app.stop().await.unwrap();
 }
