@@ -89,7 +89,7 @@ impl WorkerPool {
             .iter()
             .map(JoinHandle::abort_handle)
             .collect();
-        let all = futures_join_all(self.supervisors);
+        let all = wait_for_all(self.supervisors);
         if tokio::time::timeout(grace, all).await.is_ok() {
             return;
         }
@@ -117,7 +117,7 @@ impl WorkerPool {
     }
 }
 
-async fn futures_join_all(handles: Vec<JoinHandle<()>>) {
+async fn wait_for_all(handles: Vec<JoinHandle<()>>) {
     for handle in handles {
         let _ = handle.await;
     }
