@@ -34,6 +34,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url
         .parse()
         .context("database.url (DATABASE_URL) is not a valid PostgreSQL URL")?;
+    let options = without_loopback_tls(options, url);
     let exists = Postgres::database_exists(url).await.with_context(|| {
         format!(
             "cannot reach PostgreSQL at {} (set DATABASE_URL, or start PostgreSQL)",
@@ -61,6 +62,22 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .context("cannot apply database migrations")
 }
 
+/// TLS to a database on this machine protects nothing and costs CPU on both ends, so unless
+/// the URL asks for an `sslmode`, loopback and Unix-socket connections go without it.
+fn without_loopback_tls(options: PgConnectOptions, url: &str) -> PgConnectOptions {
+    let host = options.get_host();
+    let local = host == "localhost"
+        || host.starts_with('/')
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if local && !url.contains("sslmode=") {
+        options.ssl_mode(sqlx::postgres::PgSslMode::Disable)
+    } else {
+        options
+    }
+}
+
 /// Host, port and database of a connection, without credentials: safe to log.
 pub fn describe(options: &PgConnectOptions) -> String {
     format!(
@@ -69,4 +86,40 @@ pub fn describe(options: &PgConnectOptions) -> String {
         options.get_port(),
         options.get_database().unwrap_or("")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::postgres::PgSslMode;
+
+    use super::*;
+
+    fn mode(url: &str) -> String {
+        let options: PgConnectOptions = url.parse().unwrap();
+        format!("{:?}", without_loopback_tls(options, url).get_ssl_mode())
+    }
+
+    #[test]
+    fn local_databases_skip_tls_unless_asked() {
+        assert_eq!(
+            mode("postgres://u@127.0.0.1:5432/db"),
+            format!("{:?}", PgSslMode::Disable)
+        );
+        assert_eq!(
+            mode("postgres://u@localhost/db"),
+            format!("{:?}", PgSslMode::Disable)
+        );
+        assert_eq!(
+            mode("postgres://u@localhost/db?host=/run/pg"),
+            format!("{:?}", PgSslMode::Disable)
+        );
+        assert_eq!(
+            mode("postgres://u@127.0.0.1/db?sslmode=require"),
+            format!("{:?}", PgSslMode::Require)
+        );
+        assert_eq!(
+            mode("postgres://u@db.example.com/db"),
+            format!("{:?}", PgSslMode::Prefer)
+        );
+    }
 }
