@@ -360,6 +360,14 @@ impl TestApp {
             .unwrap()
     }
 
+    /// How many executions the database holds.
+    pub async fn execution_count(&self) -> i64 {
+        sqlx::query_scalar("select count(*) from agent_executions")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
     /// The execution as stored, polled until `done` says it is what the test waits for.
     pub async fn execution_when(
         &self,

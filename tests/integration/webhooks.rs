@@ -267,10 +267,7 @@ async fn bodies_that_are_not_json_are_400_and_record_nothing() {
             StatusCode::ACCEPTED
         );
     }
-    let count: i64 = sqlx::query_scalar("select count(*) from agent_executions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let count = app.execution_count().await;
     assert_eq!(count, 4);
     app.stop().await.unwrap();
 }
@@ -431,10 +428,7 @@ async fn the_body_limit_is_one_mebibyte_with_or_without_content_length() {
             json!({"error": "Payload too large"})
         )
     );
-    let count: i64 = sqlx::query_scalar("select count(*) from agent_executions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let count = app.execution_count().await;
     assert_eq!(count, 1);
     app.stop().await.unwrap();
 }
@@ -495,10 +489,7 @@ async fn the_agents_rate_limit_answers_429_with_retry_after() {
         refused.json::<Value>().await.unwrap(),
         json!({"error": "Rate limit exceeded"})
     );
-    let count: i64 = sqlx::query_scalar("select count(*) from agent_executions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let count = app.execution_count().await;
     assert_eq!(count, 3);
     app.stop().await.unwrap();
 }
@@ -551,10 +542,7 @@ async fn a_repeated_delivery_id_returns_the_first_execution() {
         .await;
         assert_eq!(first, second);
     }
-    let count: i64 = sqlx::query_scalar("select count(*) from agent_executions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let count = app.execution_count().await;
     assert_eq!(count, 2);
 
     // After 24 hours the id may be used again.
@@ -570,10 +558,7 @@ async fn a_repeated_delivery_id_returns_the_first_execution() {
         "idempotency-key-1",
     )
     .await;
-    let count: i64 = sqlx::query_scalar("select count(*) from agent_executions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let count = app.execution_count().await;
     assert_eq!(count, 3);
     app.stop().await.unwrap();
 }
@@ -599,10 +584,7 @@ async fn fifty_concurrent_duplicates_create_one_execution() {
     assert!(answers
         .iter()
         .all(|answer| answer["execution_id"] == *first));
-    let count: i64 = sqlx::query_scalar("select count(*) from agent_executions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let count = app.execution_count().await;
     assert_eq!(count, 1);
     app.stop().await.unwrap();
 }
@@ -832,10 +814,7 @@ async fn an_unreachable_database_gives_503_then_recovers_without_restart() {
         |e| e["status"] == "completed",
     )
     .await;
-    let count: i64 = sqlx::query_scalar("select count(*) from agent_executions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let count = app.execution_count().await;
     assert_eq!(count, 2, "nothing was recorded while the database was away");
     app.stop().await.unwrap();
 }
