@@ -1,0 +1,638 @@
+#!/usr/bin/env bash
+# Webhook load benchmark: `scripts/bench.sh`.
+#
+# Builds the release server, starts it against a fresh database
+# `agent_webhooks_bench` (on the server of DATABASE_URL, see ensure_database in
+# lib.sh), creates an agent without a rate limit and loads its webhook route
+# with wrk (a real HTTP load generator, scripted in Lua), then prints one
+# summary block with each figure next to its target:
+#
+#   accepted webhooks/s   202s only (counted by wrk per status, cross-checked
+#                         against the execution rows that were committed)
+#   p50 / p99 latency     of those signed requests, as wrk measured them
+#   rejected/s            401s per second for the same body with a wrong signature
+#   202 -> completed p50  completed_at - created_at of executions, measured
+#                         twice: for a trickle of requests on the idle server
+#                         (before the load), and for the flood once the
+#                         workers have drained its backlog
+#   peak RSS              VmHWM of the server process at the end
+#   CPU                   who used the cores during each measured run, and the
+#                         CPU time per request of the server, Postgres and wrk
+#
+# Order: idle probe, signed warm-up + measured run, drain, bad-signature
+# warm-up + measured run. Everything runs on this machine: wrk, Postgres and
+# the server share its cores, which is the setting the targets are defined for.
+#
+# Environment (all optional):
+#   DATABASE_URL                    Postgres server to use (lib.sh finds one otherwise)
+#   BENCH_CONNECTIONS=32            wrk connections    BENCH_THREADS=2  wrk threads
+#   BENCH_WARMUP_SECONDS=5          not counted        BENCH_DURATION_SECONDS=30 measured
+#   BENCH_WORKERS=2                 WORKERS of the server (the default of `serve`)
+#   BENCH_DATABASE_MAX_CONNECTIONS=40  the server's pool (see below)
+#   BENCH_IDLE_REQUESTS=50          requests of the idle latency probe, 100 ms apart
+#   BENCH_DRAIN_TIMEOUT_SECONDS=900  how long to wait for the queue to drain
+#   BENCH_SETUP_SQL='create index ...'  SQL run on the bench database before the load
+#   BENCH_SKIP_BUILD=1              reuse target/release/agent-webhooks as it is
+#   BENCH_KEEP_DB=1                 keep the database afterwards (for inspection)
+#   BENCH_STRICT=1                  exit 1 when a target is missed
+#
+# Files: target/bench/ (under CARGO_TARGET_DIR when set) keeps the server log,
+# the wrk scripts and reports, summary.txt and the bench database's throw-away
+# master key.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$AW_ROOT"
+
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-2}
+WARMUP=${BENCH_WARMUP_SECONDS:-5}
+DURATION=${BENCH_DURATION_SECONDS:-30}
+WORKER_COUNT=${BENCH_WORKERS:-2}
+# The 32 request handlers each hold a connection for their transaction, the
+# workers need one each and the reaper an occasional one: 40 lets every wrk
+# connection get a database connection without waiting, while staying well
+# under Postgres' default max_connections of 100.
+POOL_SIZE=${BENCH_DATABASE_MAX_CONNECTIONS:-40}
+IDLE_REQUESTS=${BENCH_IDLE_REQUESTS:-50}
+DRAIN_TIMEOUT=${BENCH_DRAIN_TIMEOUT_SECONDS:-900}
+
+BENCH_DB=agent_webhooks_bench
+TARGET_DIR=${CARGO_TARGET_DIR:-$AW_ROOT/target}
+BENCH_DIR=$TARGET_DIR/bench
+BIN=$TARGET_DIR/release/agent-webhooks
+CORES=$(nproc)
+
+# Targets of the issue, on a 2-core machine with 32 connections.
+TARGET_ACCEPTED=2500  # webhooks/s, at least
+TARGET_P99_MS=50      # ms, below
+TARGET_REJECTED=10000 # bad-signature rejections/s, at least
+TARGET_DONE_MS=1000   # 202 -> completed p50, ms, below
+TARGET_RSS_MB=200     # peak RSS, MB (10^6 bytes), below
+
+# ---------------------------------------------------------------- tools
+
+# A tool from its Debian package when it is missing (only as root with apt).
+ensure_tool() {
+  local tool=$1 package=$2
+  if have "$tool"; then return 0; fi
+  if is_root && have apt-get; then
+    say "$tool: installing the Debian package $package"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null; } ||
+      die "could not install $package"
+  fi
+  have "$tool" || die "$tool not found: install it (Debian package $package)"
+}
+
+# ---------------------------------------------------------------- helpers
+
+# The value of a string field in a flat JSON object (enough for our own API's answers).
+json_string() { sed -nE "s/.*\"$1\":\"([^\"]*)\".*/\1/p" <<<"$2" | head -n 1; }
+
+# One value from the bench database, unaligned.
+sql() { psql "$BENCH_URL" -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+
+# A loopback port nobody listens on (the server binds it right after).
+free_port() {
+  local port _
+  for _ in $(seq 100); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Sets TICKS to the CPU time (user + system, clock ticks) of process $1, or of
+# its waited-for children when $2 is "children" (that is how wrk's share is
+# measured: this shell waits for it). Builtins only: this runs for every
+# Postgres process and must not load the machine it measures.
+ticks_of() {
+  local line fields
+  TICKS=0
+  read -r line 2>/dev/null <"/proc/$1/stat" || return 0
+  # The fields after the ")" that closes the command name, from "state" on:
+  # utime and stime are the 12th and 13th, cutime and cstime the 14th and 15th.
+  read -r -a fields <<<"${line##*) }"
+  if [[ ${2:-} == children ]]; then
+    TICKS=$((fields[13] + fields[14]))
+  else
+    TICKS=$((fields[11] + fields[12]))
+  fi
+}
+
+# "pid ticks" lines for every Postgres process on the machine.
+postgres_ticks() {
+  local pid
+  for pid in $(pgrep -x postgres || true); do
+    ticks_of "$pid"
+    echo "$pid $TICKS"
+  done
+}
+
+# Postgres CPU of this benchmark between two postgres_ticks listings: the
+# backends connected to the bench database plus the shared background
+# processes (WAL writer, checkpointer ...), not other databases' backends.
+bench_postgres_ticks() {
+  local pids
+  pids=$(sql "select pid from pg_stat_activity where datname = '$BENCH_DB' or backend_type <> 'client backend'")
+  awk -v pids="$pids" '
+    BEGIN { n = split(pids, list, "\n"); for (i = 1; i <= n; i++) ours[list[i]] = 1 }
+    FNR == NR { before[$1] = $2; next }
+    ($1 in ours) { total += $2 - before[$1] }
+    END { print total + 0 }' <(echo "$1") <(echo "$2")
+}
+
+# "busy idle" clock ticks of all CPUs (/proc/stat's first line; iowait counts as idle).
+system_ticks() {
+  awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat
+}
+
+# Counters the CPU split needs, as "server wrk busy idle" (Postgres apart, see above).
+cpu_snapshot() {
+  local server
+  ticks_of "$SERVER_PID"
+  server=$TICKS
+  ticks_of $$ children
+  echo "$server $TICKS $(system_ticks)"
+}
+
+# cpu_split SNAPSHOT1 SNAPSHOT2 POSTGRES_TICKS REQUESTS [CHILDREN] prints two
+# lines (CHILDREN names this script's children: wrk, or psql while draining):
+#   "server X%, postgres Y%, wrk Z%, other W%, idle V% (of 200%)": percent of
+#     one core, so 2 cores = 200%; "other" is everything else on the machine
+#     (another build or test run shows up there);
+#   "server A us + postgres B us + wrk C us = D us per request": CPU time per
+#     request, which stays meaningful when the machine is not quiet, and the
+#     ceiling it implies when the cores do nothing else.
+cpu_split() {
+  local -a a b
+  read -r -a a <<<"$1"
+  read -r -a b <<<"$2"
+  awk -v s=$((b[0] - a[0])) -v p="$3" -v w=$((b[1] - a[1])) -v n="$4" -v child="${5:-wrk}" \
+      -v busy=$((b[2] - a[2])) -v idle=$((b[3] - a[3])) -v cores="$CORES" -v hz="$(getconf CLK_TCK)" '
+    BEGIN {
+      total = busy + idle; if (total <= 0) total = 1
+      k = 100 * cores / total
+      other = busy - s - p - w; if (other < 0) other = 0
+      printf "server %.0f%%, postgres %.0f%%, %s %.0f%%, other %.0f%%, idle %.0f%% (of %d%%)\n",
+        s * k, p * k, child, w * k, other * k, idle * k, 100 * cores
+      if (n > 0) {
+        us = 1e6 / hz / n
+        printf "server %.0f us + postgres %.0f us + %s %.0f us = %.0f us of CPU per request (at most %.0f/s on %d idle cores)\n",
+          s * us, p * us, child, w * us, (s + p + w) * us, cores * 1e6 / ((s + p + w) * us), cores
+      }
+    }'
+}
+
+# ---------------------------------------------------------------- clean-up
+
+SERVER_PID=
+DB_CREATED=0
+cleanup() {
+  local rc=$?
+  trap - EXIT
+  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    say "stopping the server (pid $SERVER_PID)"
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [[ $DB_CREATED == 1 ]]; then
+    if [[ -n ${BENCH_KEEP_DB:-} ]]; then
+      say "keeping database $BENCH_DB (BENCH_KEEP_DB is set)"
+    else
+      say "dropping database $BENCH_DB"
+      psql "$ADMIN_URL" -X -qAt -c "drop database if exists $BENCH_DB with (force)" >/dev/null 2>&1 || true
+    fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+# Ctrl-C and kill still go through the EXIT trap above.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- 1. tools
+
+ensure_tool wrk wrk
+ensure_tool psql postgresql-client
+ensure_tool openssl openssl
+ensure_tool curl curl
+ensure_database
+ADMIN_URL=$(database_url_with_name "$DATABASE_URL" postgres)
+BENCH_URL=$(database_url_with_name "$DATABASE_URL" "$BENCH_DB")
+mkdir -p "$BENCH_DIR"
+
+# ---------------------------------------------------------------- 2. build
+
+if [[ -n ${BENCH_SKIP_BUILD:-} && -x $BIN ]]; then
+  say "build: reusing $BIN (BENCH_SKIP_BUILD is set)"
+else
+  # Server only: the webhook route needs no WASM bundle. The first release
+  # build takes about 10 minutes on 2 cores.
+  say "build: cargo build --release --features ssr --bin agent-webhooks"
+  cargo build --release --features ssr --bin agent-webhooks
+fi
+
+# ---------------------------------------------------------------- 3. database and server
+
+say "database: fresh $BENCH_DB on $(redact_url "$ADMIN_URL")"
+psql "$ADMIN_URL" -X -qAt -v ON_ERROR_STOP=1 -c "drop database if exists $BENCH_DB with (force)" >/dev/null
+psql "$ADMIN_URL" -X -qAt -v ON_ERROR_STOP=1 -c "create database $BENCH_DB" >/dev/null
+DB_CREATED=1
+
+# A master key of its own, so the bench never touches .agent-webhooks/.
+KEY_FILE=$BENCH_DIR/master.key
+rm -f "$KEY_FILE"
+(umask 077 && "$BIN" generate-master-key >"$KEY_FILE")
+
+PORT=$(free_port) || die "no free loopback port found"
+BASE=http://127.0.0.1:$PORT
+unset MASTER_KEYS # it would win over MASTER_KEY_FILE
+export DATABASE_URL=$BENCH_URL MASTER_KEY_FILE=$KEY_FILE \
+  LEPTOS_SITE_ADDR=127.0.0.1:$PORT PUBLIC_BASE_URL=$BASE \
+  WORKERS=$WORKER_COUNT DATABASE_MAX_CONNECTIONS=$POOL_SIZE \
+  LOG_FORMAT=json RUST_LOG=warn SHUTDOWN_GRACE_SECONDS=5
+
+SERVER_LOG=$BENCH_DIR/server.log
+say "server: $BIN serve on $BASE (WORKERS=$WORKER_COUNT, DATABASE_MAX_CONNECTIONS=$POOL_SIZE, log $SERVER_LOG)"
+"$BIN" serve >"$SERVER_LOG" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 300); do
+  if curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null; then break; fi
+  kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 20 "$SERVER_LOG" >&2; die "the server stopped during start-up"; }
+  sleep 0.2
+done
+curl -fsS -o /dev/null "$BASE/readyz" || die "the server is not ready after 60 s, see $SERVER_LOG"
+
+# To try an index or a setting before changing a migration (the server has
+# applied the migrations by now).
+if [[ -n ${BENCH_SETUP_SQL:-} ]]; then
+  say "database: running BENCH_SETUP_SQL"
+  sql "$BENCH_SETUP_SQL" >/dev/null
+fi
+
+# ---------------------------------------------------------------- 4. agent, body, signatures
+
+# create-token logs to stdout too (warnings only, with RUST_LOG=warn): keep the token line.
+TOKEN=$("$BIN" create-token --tenant bench --name bench | grep -E '^awt_' | tail -n 1) ||
+  die "create-token printed no token"
+AUTH="Authorization: Bearer $TOKEN"
+AGENT_JSON=$(curl -fsS -H "$AUTH" -H 'Content-Type: application/json' \
+  -d '{"name":"bench","rate_limit_per_minute":null}' "$BASE/api/agents") || die "cannot create the agent"
+AGENT_ID=$(json_string id "$AGENT_JSON")
+WEBHOOK_URL=$(json_string webhook_url "$AGENT_JSON")
+[[ -n $AGENT_ID && $WEBHOOK_URL == "$BASE/agents/$AGENT_ID/webhook" ]] ||
+  die "unexpected answer from POST /api/agents: $AGENT_JSON"
+SECRET=$(json_string hmac_secret "$(curl -fsS -H "$AUTH" "$BASE/api/agents/$AGENT_ID/webhook-secret")")
+[[ ${#SECRET} -eq 44 ]] || die "could not reveal the webhook secret"
+
+# A realistic ticket event (~300 bytes), written without a trailing newline:
+# wrk sends exactly these bytes and openssl signs exactly these bytes.
+BODY_FILE=$BENCH_DIR/body.json
+printf '%s' '{"event":"ticket.created","delivery_id":"5f0c2b8e-4a1d-4c6e-9b7a-2d3e4f5a6b7c","ticket":{"id":48213,"title":"Checkout returns 502 for EU customers since 14:00","priority":"high","status":"open","requester":{"name":"Dana Whitfield","email":"dana.whitfield@example.com"},"tags":["checkout","eu","incident"],"created_at":"2026-11-28T14:03:11Z"},"source":"helpdesk"}' >"$BODY_FILE"
+
+# X-Hub-Signature-256 is the lowercase hex HMAC-SHA256 of the raw body, keyed
+# with the secret's base64 text. `-r` makes openssl print "<hex> *<file>".
+# (The key is on openssl's command line: fine for a throw-away bench agent.)
+hmac_hex() { openssl dgst -sha256 -hmac "$1" -r "$BODY_FILE" | cut -d ' ' -f 1; }
+GOOD_SIG=$(hmac_hex "$SECRET")
+BAD_SIG=$(hmac_hex "not-the-secret-of-this-agent")
+[[ $GOOD_SIG =~ ^[0-9a-f]{64}$ ]] || die "unexpected openssl output: $GOOD_SIG"
+
+# wrk scripts: a fixed request (built once per thread, so Lua costs nothing per
+# request except the response() hook, which counts statuses per thread); done()
+# sums the counts and prints machine-readable lines for this script.
+write_wrk_script() {
+  cat >"$1" <<EOF
+-- Generated by scripts/bench.sh.
+local file = assert(io.open("$BODY_FILE", "rb"))
+wrk.method = "POST"
+wrk.body = file:read("*a")
+file:close()
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Hub-Signature-256"] = "sha256=$2"
+
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) statuses = {} end
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "bench requests=%d duration_us=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d errors=%d/%d/%d/%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max, e.connect, e.read, e.write, e.timeout))
+  local counts = {}
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("statuses")) do
+      counts[status] = (counts[status] or 0) + n
+    end
+  end
+  for status, n in pairs(counts) do io.write(string.format("bench status=%d count=%d\n", status, n)) end
+end
+EOF
+}
+write_wrk_script "$BENCH_DIR/signed.lua" "$GOOD_SIG"
+write_wrk_script "$BENCH_DIR/bad-signature.lua" "$BAD_SIG"
+
+# One request of each kind first, so a broken set-up fails here and not as a
+# flood of errors.
+post_once() {
+  curl -sS -o "$BENCH_DIR/last-response.json" -w '%{http_code}' -X POST \
+    -H 'Content-Type: application/json' -H "X-Hub-Signature-256: sha256=$1" \
+    --data-binary "@$BODY_FILE" "$WEBHOOK_URL"
+}
+[[ $(post_once "$GOOD_SIG") == 202 ]] || die "a signed request was not accepted: $(cat "$BENCH_DIR/last-response.json")"
+[[ $(post_once "$BAD_SIG") == 401 ]] || die "a wrongly signed request was not refused with 401"
+
+# ---------------------------------------------------------------- load runs: helpers
+
+# run_wrk NAME SCRIPT SECONDS: runs wrk, shows its report, keeps it in
+# target/bench/NAME.txt and sets REQUESTS DURATION_US P50_US P99_US ERRORS and
+# STATUS (an associative array: HTTP status -> count).
+declare -A STATUS
+run_wrk() {
+  local name=$1 script=$2 seconds=$3 out=$BENCH_DIR/$1.txt line
+  say "wrk $name: $THREADS threads, $CONNECTIONS connections, ${seconds}s"
+  wrk -t "$THREADS" -c "$CONNECTIONS" -d "${seconds}s" --latency -s "$script" "$WEBHOOK_URL" >"$out"
+  grep -v '^bench ' "$out" >&2
+  STATUS=()
+  while read -r line; do
+    case $line in
+      "bench requests="*)
+        read -r REQUESTS DURATION_US P50_US _ P99_US _ ERRORS < <(
+          sed -E 's/bench requests=([0-9]+) duration_us=([0-9]+) p50_us=([0-9]+) p90_us=([0-9]+) p99_us=([0-9]+) max_us=([0-9]+) errors=(.*)/\1 \2 \3 \4 \5 \6 \7/' <<<"$line")
+        ;;
+      "bench status="*)
+        [[ $line =~ status=([0-9]+)\ count=([0-9]+) ]] && STATUS[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+        ;;
+    esac
+  done <"$out"
+  [[ -n ${REQUESTS:-} ]] || die "no results from wrk, see $out"
+}
+
+# Per-second rate with one decimal, and microseconds as milliseconds.
+per_second() { awk -v n="$1" -v us="$2" 'BEGIN { printf "%.0f", n * 1e6 / us }'; }
+ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
+
+# "Other statuses" of a run, e.g. "503 x12", or "none".
+other_statuses() {
+  local want=$1 code list=()
+  for code in "${!STATUS[@]}"; do
+    [[ $code == "$want" ]] || list+=("$code x${STATUS[$code]}")
+  done
+  if ((${#list[@]})); then echo "${list[*]}"; else echo none; fi
+}
+
+# Server sessions idle in a transaction that began more than 10 s ago. The
+# server's transactions last milliseconds, so these were leaked: when a client
+# hangs up mid-request (wrk does, with requests in flight, when it stops), a
+# pooled connection can be returned inside an open transaction. Terminates
+# them (rolling back only work that was never acknowledged: a 202 is sent only
+# after its COMMIT) so the queue can drain, and counts them in LEAKED.
+LEAKED=0
+terminate_leaked() {
+  local count
+  count=$(sql "select count(pg_terminate_backend(pid)) from pg_stat_activity
+               where datname = '$BENCH_DB' and state = 'idle in transaction'
+                 and xact_start < now() - interval '10 seconds'")
+  ((count > 0)) || return 1
+  LEAKED=$((LEAKED + count))
+  say "WARNING: terminated $count server connection(s) left idle in a transaction (leaked; the workers were blocked behind them)"
+}
+
+commits() { sql "select xact_commit from pg_stat_database where datname = '$BENCH_DB'"; }
+pending() { sql "select count(*) from agent_executions where status in ('queued', 'running')"; }
+
+# ---------------------------------------------------------------- 5. 202 -> completed on an idle server
+
+# completed_at - created_at: created_at is set in the enqueue transaction, which
+# commits just before the 202 is written, so this is 202 -> completed within a
+# millisecond. An execution still pending counts as "until now", which makes
+# the figure a lower bound when the queue did not drain in time.
+done_p50_ms() {
+  sql "select coalesce(round(extract(epoch from percentile_cont(0.5) within group
+         (order by coalesce(completed_at, clock_timestamp()) - created_at)) * 1000)::bigint, -1)
+       from agent_executions where created_at >= '$1' and created_at < '$2'"
+}
+# First on an idle server (before the flood, whose backlog can take a long
+# time to drain): a trickle of requests 100 ms apart, each picked up by a
+# waiting worker (whose idle poll interval is 200 ms).
+say "idle probe: $IDLE_REQUESTS signed requests, 100 ms apart"
+T2=$(sql "select clock_timestamp()")
+IDLE_ACCEPTED=0
+for _ in $(seq "$IDLE_REQUESTS"); do
+  [[ $(post_once "$GOOD_SIG") == 202 ]] && IDLE_ACCEPTED=$((IDLE_ACCEPTED + 1))
+  sleep 0.1
+done
+T3=$(sql "select clock_timestamp()")
+for _ in $(seq 300); do (($(pending) == 0)) && break; sleep 0.1; done
+IDLE_DONE_P50=$(done_p50_ms "$T2" "$T3")
+say "idle probe: $IDLE_ACCEPTED accepted; 202 -> completed p50 $IDLE_DONE_P50 ms"
+
+# ---------------------------------------------------------------- 6. signed flood
+
+# Warm-up: connections, the pool, caches and Postgres' buffers; not counted.
+run_wrk signed-warmup "$BENCH_DIR/signed.lua" "$WARMUP"
+
+T0=$(sql "select clock_timestamp()")
+C0=$(commits)
+PG0=$(postgres_ticks)
+CPU0=$(cpu_snapshot)
+run_wrk signed "$BENCH_DIR/signed.lua" "$DURATION"
+CPU1=$(cpu_snapshot)
+PG1=$(postgres_ticks)
+C1=$(commits)
+T1=$(sql "select clock_timestamp()")
+PENDING_AT_END=$(pending)
+
+ACCEPTED=${STATUS[202]:-0}
+SIGNED_REQUESTS=$REQUESTS
+ACCEPTED_RATE=$(per_second "$ACCEPTED" "$DURATION_US")
+SIGNED_P50_US=$P50_US
+SIGNED_P99_US=$P99_US
+SIGNED_OTHER=$(other_statuses 202)
+SIGNED_ERRORS=$ERRORS
+SIGNED_CPU='' SIGNED_PER_REQUEST=''
+{ read -r SIGNED_CPU; read -r SIGNED_PER_REQUEST; } < <(cpu_split "$CPU0" "$CPU1" "$(bench_postgres_ticks "$PG0" "$PG1")" "$SIGNED_REQUESTS") || true
+# Executions whose transaction started in the window: every 202 wrk counted,
+# plus the few whose answer was still in flight when wrk stopped.
+ROWS=$(sql "select count(*) from agent_executions where created_at >= '$T0' and created_at < '$T1'")
+DONE_DURING=$(sql "select count(*) from agent_executions where completed_at >= '$T0' and completed_at < '$T1'")
+WORKER_RATE=$(per_second "$DONE_DURING" "$DURATION_US")
+COMMITS_PER_S=$(per_second $((C1 - C0)) "$DURATION_US")
+say "signed: $ACCEPTED_RATE accepted/s, p50 $(ms "$SIGNED_P50_US") ms, p99 $(ms "$SIGNED_P99_US") ms" \
+  "($ACCEPTED x 202 of $SIGNED_REQUESTS; $ROWS rows committed; other statuses: $SIGNED_OTHER)"
+say "signed: workers completed $WORKER_RATE/s meanwhile; $COMMITS_PER_S commits/s; CPU $SIGNED_CPU"
+say "signed: $SIGNED_PER_REQUEST"
+
+# ---------------------------------------------------------------- 7. drain, then 202 -> completed of the flood
+
+say "draining the queue: $PENDING_AT_END executions pending at the end of the load"
+DRAIN_START=$SECONDS
+PG4=$(postgres_ticks)
+CPU4=$(cpu_snapshot)
+LEFT=$PENDING_AT_END
+NEXT_REPORT=30
+LAST_PROGRESS=$SECONDS
+NEXT_LEAK_CHECK=10
+STALL_NOTE=
+while ((LEFT > 0 && SECONDS - DRAIN_START < DRAIN_TIMEOUT)); do
+  sleep 1
+  BEFORE=$LEFT
+  LEFT=$(pending)
+  ((LEFT == BEFORE)) || LAST_PROGRESS=$SECONDS
+  if ((SECONDS - DRAIN_START >= NEXT_REPORT)); then
+    say "  $LEFT still pending ($(((PENDING_AT_END - LEFT) / (SECONDS - DRAIN_START)))/s so far)"
+    NEXT_REPORT=$((NEXT_REPORT + 30))
+  fi
+  # A pooled connection idle inside a transaction that began long ago was
+  # leaked by the server (see terminate_leaked); whoever uses it next, often a
+  # worker, never commits, and the other workers wait on its row locks forever.
+  if ((SECONDS - DRAIN_START >= NEXT_LEAK_CHECK)); then
+    terminate_leaked && LAST_PROGRESS=$SECONDS
+    NEXT_LEAK_CHECK=$((NEXT_LEAK_CHECK + 10))
+  fi
+  # No progress for a minute for another reason: say so instead of waiting.
+  if ((SECONDS - LAST_PROGRESS >= 60)); then
+    STALL_NOTE="queue stalled: no progress for 60 s"
+    say "$STALL_NOTE"
+    break
+  fi
+done
+DRAIN_SECONDS=$((SECONDS - DRAIN_START))
+STILL_PENDING=$LEFT
+# The workers' cost per execution, with no HTTP load besides.
+CPU5=$(cpu_snapshot)
+PG5=$(postgres_ticks)
+DRAINED=$((PENDING_AT_END - STILL_PENDING))
+DRAIN_RATE=$(per_second "$DRAINED" $((DRAIN_SECONDS * 1000000 + 1)))
+DRAIN_CPU='' DRAIN_PER_EXECUTION=''
+{ read -r DRAIN_CPU; read -r DRAIN_PER_EXECUTION; } < <(cpu_split "$CPU4" "$CPU5" "$(bench_postgres_ticks "$PG4" "$PG5")" "$DRAINED" psql) || true
+DRAIN_PER_EXECUTION=${DRAIN_PER_EXECUTION/per request/per execution}
+say "drain: $DRAIN_RATE executions/s; CPU $DRAIN_CPU"
+[[ -z $DRAIN_PER_EXECUTION ]] || say "drain: $DRAIN_PER_EXECUTION"
+FAILED=$(sql "select count(*) from agent_executions where status = 'failed'")
+# Every 202 must still be there after the drain (and any terminated session).
+ROWS_AFTER_DRAIN=$(sql "select count(*) from agent_executions where created_at >= '$T0' and created_at < '$T1'")
+((ROWS_AFTER_DRAIN >= ACCEPTED)) ||
+  say "WARNING: only $ROWS_AFTER_DRAIN executions of the measured run are left for $ACCEPTED 202s"
+
+FLOOD_DONE_P50=$(done_p50_ms "$T0" "$T1")
+if ((STILL_PENDING == 0)); then
+  say "drained in ${DRAIN_SECONDS}s; 202 -> completed p50 of the flood: $FLOOD_DONE_P50 ms"
+  FLOOD_DONE_TEXT="$FLOOD_DONE_P50 ms"
+else
+  say "gave up after ${DRAIN_SECONDS}s: $STILL_PENDING executions still pending"
+  FLOOD_DONE_TEXT=">= $FLOOD_DONE_P50 ms"
+fi
+
+# ---------------------------------------------------------------- 8. bad signatures
+
+# Same body, wrong signature: the agent is looked up and the secret decrypted,
+# then the request is refused with 401 (failures are audited only a few per minute).
+run_wrk bad-signature-warmup "$BENCH_DIR/bad-signature.lua" "$WARMUP"
+ROWS_BEFORE_BAD=$(sql "select count(*) from agent_executions")
+PG2=$(postgres_ticks)
+CPU2=$(cpu_snapshot)
+run_wrk bad-signature "$BENCH_DIR/bad-signature.lua" "$DURATION"
+CPU3=$(cpu_snapshot)
+PG3=$(postgres_ticks)
+ROWS_AFTER_BAD=$(sql "select count(*) from agent_executions")
+REJECTED=${STATUS[401]:-0}
+BAD_REQUESTS=$REQUESTS
+REJECTED_RATE=$(per_second "$REJECTED" "$DURATION_US")
+BAD_P50_US=$P50_US
+BAD_P99_US=$P99_US
+BAD_OTHER=$(other_statuses 401)
+BAD_ERRORS=$ERRORS
+BAD_CPU='' BAD_PER_REQUEST=''
+{ read -r BAD_CPU; read -r BAD_PER_REQUEST; } < <(cpu_split "$CPU2" "$CPU3" "$(bench_postgres_ticks "$PG2" "$PG3")" "$BAD_REQUESTS") || true
+say "bad signature: $REJECTED_RATE rejected/s ($REJECTED x 401 of $BAD_REQUESTS; other statuses: $BAD_OTHER); CPU $BAD_CPU"
+say "bad signature: $BAD_PER_REQUEST"
+
+# ---------------------------------------------------------------- 9. peak RSS
+
+# VmHWM: the high-water mark of the resident set over the process' whole life.
+HWM_KB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status")
+RSS_MB=$(awk -v kb="$HWM_KB" 'BEGIN { printf "%.1f", kb * 1024 / 1e6 }')
+
+# ---------------------------------------------------------------- 10. summary
+
+# verdict VALUE OP TARGET: PASS or MISS. A negative value (nothing measured) misses.
+verdict() {
+  if awk -v v="$1" -v op="$2" -v t="$3" \
+      'BEGIN { exit !((op == ">=" && v >= t) || (op == "<" && v >= 0 && v < t)) }'; then
+    echo PASS
+  else
+    echo MISS
+  fi
+}
+V_ACCEPTED=$(verdict "$ACCEPTED_RATE" '>=' "$TARGET_ACCEPTED")
+V_P99=$(verdict "$(ms "$SIGNED_P99_US")" '<' "$TARGET_P99_MS")
+V_REJECTED=$(verdict "$REJECTED_RATE" '>=' "$TARGET_REJECTED")
+V_IDLE=$(verdict "$IDLE_DONE_P50" '<' "$TARGET_DONE_MS")
+V_FLOOD=$(verdict "$FLOOD_DONE_P50" '<' "$TARGET_DONE_MS")
+((STILL_PENDING == 0)) || V_FLOOD=MISS # only a lower bound
+V_RSS=$(verdict "$RSS_MB" '<' "$TARGET_RSS_MB")
+MISSED=$(printf '%s\n' "$V_ACCEPTED" "$V_P99" "$V_REJECTED" "$V_IDLE" "$V_FLOOD" "$V_RSS" | grep -c MISS || true)
+row() { printf '  %-40s %16s   %-12s %s\n' "$@"; }
+
+CPU_MODEL=$(lscpu 2>/dev/null | sed -nE 's/^Model name:[[:space:]]+//p' | head -n 1)
+MEM=$(awk '/^MemTotal:/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+PG=$(sql "select 'PostgreSQL ' || current_setting('server_version') || ', synchronous_commit='
+            || current_setting('synchronous_commit') || ', autovacuum=' || current_setting('autovacuum')")
+# sqlx asks for TLS when the server offers it (sslmode=prefer), even on loopback.
+TLS=$(sql "select count(*) filter (where s.ssl) || ' of ' || count(*) from pg_stat_ssl s
+             join pg_stat_activity a using (pid) where a.datname = '$BENCH_DB' and a.pid <> pg_backend_pid()")
+{
+  echo
+  echo "== webhook benchmark $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "   $CORES cores (${CPU_MODEL:-unknown CPU}), $MEM RAM; $PG"
+  echo "   wrk $THREADS threads / $CONNECTIONS connections, ${WARMUP}s warm-up + ${DURATION}s measured per run;"
+  echo "   server WORKERS=$WORKER_COUNT DATABASE_MAX_CONNECTIONS=$POOL_SIZE; its database connections using TLS: $TLS"
+  echo "   database $(redact_url "$BENCH_URL")"
+  echo
+  row "figure" "measured" "target" "verdict"
+  row "accepted webhooks/s (202)" "$ACCEPTED_RATE" ">= $TARGET_ACCEPTED" "$V_ACCEPTED"
+  row "p50 latency, signed requests" "$(ms "$SIGNED_P50_US") ms" "" ""
+  row "p99 latency, signed requests" "$(ms "$SIGNED_P99_US") ms" "< $TARGET_P99_MS ms" "$V_P99"
+  row "bad-signature rejections/s (401)" "$REJECTED_RATE" ">= $TARGET_REJECTED" "$V_REJECTED"
+  row "  p50 / p99 latency of rejections" "$(ms "$BAD_P50_US") / $(ms "$BAD_P99_US") ms" "" ""
+  row "202 -> completed p50, idle server" "$IDLE_DONE_P50 ms" "< $TARGET_DONE_MS ms" "$V_IDLE"
+  row "202 -> completed p50, the flood" "$FLOOD_DONE_TEXT" "< $TARGET_DONE_MS ms" "$V_FLOOD"
+  row "peak RSS of the server (VmHWM)" "$RSS_MB MB" "< $TARGET_RSS_MB MB" "$V_RSS"
+  echo
+  echo "   signed run:  $ACCEPTED accepted of $SIGNED_REQUESTS requests; other statuses: $SIGNED_OTHER;"
+  echo "                socket errors connect/read/write/timeout: $SIGNED_ERRORS;"
+  echo "                $ROWS execution rows committed in the window (cross-check of the 202s);"
+  echo "                $COMMITS_PER_S Postgres commits/s in the bench database"
+  echo "   queue:       workers completed $WORKER_RATE executions/s during the flood;"
+  echo "                $PENDING_AT_END pending at its end, $STILL_PENDING after ${DRAIN_SECONDS}s of draining; $FAILED failed;${STALL_NOTE:+ $STALL_NOTE;}"
+  echo "                $ROWS_AFTER_DRAIN execution rows of the measured run after draining"
+  echo "   CPU, drain:  $DRAIN_CPU ($DRAIN_RATE executions/s)"
+  [[ -z $DRAIN_PER_EXECUTION ]] || echo "                $DRAIN_PER_EXECUTION"
+  if ((LEAKED > 0)); then
+    echo "   LEAK:        $LEAKED server connection(s) were left idle in a transaction after clients hung up"
+    echo "                mid-request; the bench terminated them so that the queue could drain"
+  fi
+  echo "   CPU, signed: $SIGNED_CPU"
+  echo "                $SIGNED_PER_REQUEST"
+  echo "   bad run:     $REJECTED rejected of $BAD_REQUESTS requests; other statuses: $BAD_OTHER;"
+  echo "                socket errors: $BAD_ERRORS; executions created: $((ROWS_AFTER_BAD - ROWS_BEFORE_BAD))"
+  echo "   CPU, bad:    $BAD_CPU"
+  echo "                $BAD_PER_REQUEST"
+  echo "   idle probe:  $IDLE_ACCEPTED of $IDLE_REQUESTS accepted (before the flood)"
+  echo "   files:       $BENCH_DIR (server.log, wrk outputs, summary.txt)"
+} | tee "$BENCH_DIR/summary.txt"
+
+if [[ -n ${BENCH_STRICT:-} ]] && ((MISSED > 0)); then
+  die "$MISSED target(s) missed"
+fi
