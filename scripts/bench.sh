@@ -212,6 +212,9 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+# Say which command failed instead of stopping silently (set -e).
+set -E
+trap 'say "error: line $LINENO: $BASH_COMMAND failed"' ERR
 # Ctrl-C and kill still go through the EXIT trap above.
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -486,6 +489,7 @@ NEXT_LEAK_CHECK=10
 STALL_NOTE=
 while ((LEFT > 0 && SECONDS - DRAIN_START < DRAIN_TIMEOUT)); do
   sleep 1
+  kill -0 "$SERVER_PID" 2>/dev/null || die "the server stopped while draining, see $SERVER_LOG"
   BEFORE=$LEFT
   LEFT=$(pending)
   ((LEFT == BEFORE)) || LAST_PROGRESS=$SECONDS
