@@ -52,7 +52,8 @@ WORKER_COUNT=${BENCH_WORKERS:-2}
 # The 32 request handlers each hold a connection for their transaction, the
 # workers need one each and the reaper an occasional one: 40 lets every wrk
 # connection get a database connection without waiting, while staying well
-# under Postgres' default max_connections of 100.
+# under Postgres' default max_connections of 100. (8, 16 and 64 measured the
+# same within the noise of a shared 2-core machine.)
 POOL_SIZE=${BENCH_DATABASE_MAX_CONNECTIONS:-40}
 IDLE_REQUESTS=${BENCH_IDLE_REQUESTS:-50}
 DRAIN_TIMEOUT=${BENCH_DRAIN_TIMEOUT_SECONDS:-900}
@@ -236,7 +237,8 @@ if [[ -n ${BENCH_SKIP_BUILD:-} && -x $BIN ]]; then
   say "build: reusing $BIN (BENCH_SKIP_BUILD is set)"
 else
   # Server only: the webhook route needs no WASM bundle. The first release
-  # build takes about 10 minutes on 2 cores.
+  # build takes about 10 minutes on 2 cores. RUSTFLAGS from the environment
+  # apply (a different RUSTFLAGS rebuilds everything).
   say "build: cargo build --release --features ssr --bin agent-webhooks"
   cargo build --release --features ssr --bin agent-webhooks
 fi
