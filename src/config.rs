@@ -60,6 +60,9 @@ pub struct WebhookSettings {
     pub default_rate_limit_per_minute: u32,
     pub max_body_bytes: usize,
     pub read_timeout_seconds: u64,
+    /// How long an agent's decrypted secrets and compiled schema may be reused without
+    /// reading the database (changes are also pushed at once, see `webhook_targets`); 0 = off.
+    pub target_cache_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +129,7 @@ impl Default for WebhookSettings {
             default_rate_limit_per_minute: 100,
             max_body_bytes: 1_048_576,
             read_timeout_seconds: 10,
+            target_cache_seconds: 60,
         }
     }
 }
@@ -207,6 +211,7 @@ impl Settings {
         env_override!("RETRY_BACKOFF_MAX_SECONDS" => self.workers.retry_backoff_max_seconds);
         env_override!("WEBHOOK_MAX_BODY_BYTES" => self.webhooks.max_body_bytes);
         env_override!("WEBHOOK_READ_TIMEOUT_SECONDS" => self.webhooks.read_timeout_seconds);
+        env_override!("WEBHOOK_TARGET_CACHE_SECONDS" => self.webhooks.target_cache_seconds);
         env_override!("DEFAULT_RATE_LIMIT_PER_MINUTE" => self.webhooks.default_rate_limit_per_minute);
         if let Some(value) = lookup("MASTER_KEYS") {
             self.security.master_keys = value

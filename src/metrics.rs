@@ -16,6 +16,8 @@ pub struct Metrics {
     pub queue_depth: IntGauge,
     pub oldest_queued_seconds: Gauge,
     pub workers_running: IntGauge,
+    pub target_lookups: IntCounterVec,
+    pub commit_size: Histogram,
 }
 
 impl Metrics {
@@ -62,6 +64,22 @@ impl Metrics {
         let workers_running =
             IntGauge::new("workers_running", "Execution workers alive in this process")
                 .expect("valid metric");
+        let target_lookups = IntCounterVec::new(
+            Opts::new(
+                "webhook_target_lookups_total",
+                "Agents looked up for a webhook, by where they were found (cache or database)",
+            ),
+            &["source"],
+        )
+        .expect("valid metric");
+        let commit_size = Histogram::with_opts(
+            HistogramOpts::new(
+                "execution_commit_size",
+                "Accepted webhooks recorded per commit (group commit)",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(webhook_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(webhook_duration.clone()),
@@ -70,6 +88,8 @@ impl Metrics {
             Box::new(queue_depth.clone()),
             Box::new(oldest_queued_seconds.clone()),
             Box::new(workers_running.clone()),
+            Box::new(target_lookups.clone()),
+            Box::new(commit_size.clone()),
         ] {
             registry
                 .register(collector)
@@ -84,6 +104,8 @@ impl Metrics {
             queue_depth,
             oldest_queued_seconds,
             workers_running,
+            target_lookups,
+            commit_size,
         }
     }
 

@@ -29,7 +29,10 @@ use crate::{
         JobContext, WorkerPool, WorkerTiming,
     },
     metrics::Metrics,
-    routes, services,
+    routes,
+    services::{
+        self, execution_writer::ExecutionWriter, webhook_targets, webhook_targets::TargetCache,
+    },
     state::{AppState, Limits, WorkerCount},
 };
 
@@ -40,7 +43,14 @@ pub struct Application {
     router: Router,
     state: AppState,
     workers: WorkerPool,
+    /// Stops the webhook target cache's LISTEN task.
+    stop_listening: tokio::sync::watch::Sender<bool>,
+    listening: tokio::task::JoinHandle<()>,
 }
+
+/// Writer tasks of the execution writer, so also commits in flight. A commit takes a few
+/// hundred microseconds of Postgres time, so four keep two cores busy while batches form.
+const EXECUTION_WRITERS: usize = 4;
 
 /// Which parts of the application a process runs.
 #[derive(Debug, Clone, Copy)]
@@ -84,11 +94,26 @@ impl Application {
             .site_root(settings.server.site_root.as_str())
             .site_addr(local_addr)
             .build();
+        let targets = Arc::new(TargetCache::new(
+            Duration::from_secs(settings.webhooks.target_cache_seconds),
+            metrics.target_lookups.clone(),
+        ));
+        let (stop_listening, stopped) = tokio::sync::watch::channel(false);
+        let listening = tokio::spawn(webhook_targets::listen_for_changes(
+            pool.clone(),
+            targets.clone(),
+            stopped,
+        ));
         let state = AppState {
             leptos_options,
+            executions: ExecutionWriter::start(
+                pool.clone(),
+                EXECUTION_WRITERS,
+                metrics.commit_size.clone(),
+            ),
+            targets,
             pool,
             limits: Arc::new(Limits::new(&settings)),
-            validators: Arc::default(),
             metrics,
             settings: Arc::new(settings),
             keyring: Arc::new(keyring),
@@ -100,6 +125,8 @@ impl Application {
             router,
             state,
             workers,
+            stop_listening,
+            listening,
         })
     }
 
@@ -137,6 +164,8 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await
             .context("server error")?;
+        let _ = self.stop_listening.send(true);
+        let _ = self.listening.await;
         self.workers.shutdown(grace).await;
         self.state.pool.close().await;
         tracing::info!("stopped");

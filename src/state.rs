@@ -18,7 +18,7 @@ use crate::{
     config::Settings,
     crypto::keyring::MasterKeyring,
     metrics::Metrics,
-    services::{schemas::ValidatorCache, Actor},
+    services::{execution_writer::ExecutionWriter, webhook_targets::TargetCache, Actor},
 };
 
 /// Shared by every axum handler and, through Leptos context, every server function.
@@ -29,7 +29,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub keyring: Arc<MasterKeyring>,
     pub limits: Arc<Limits>,
-    pub validators: Arc<ValidatorCache>,
+    /// Agents' webhook targets (decrypted secrets, compiled schema), see `webhook_targets`.
+    pub targets: Arc<TargetCache>,
+    /// Records accepted webhooks in group commits.
+    pub executions: ExecutionWriter,
     pub metrics: Arc<Metrics>,
     /// Workers running in this process (0 when they run elsewhere).
     pub workers: WorkerCount,

@@ -144,8 +144,9 @@ pub struct WebhookTarget {
     pub payload_schema: Option<Value>,
     pub sealed_tenant_key: String,
     pub hmac_secret: String,
-    /// Only while its grace period lasts.
+    /// Valid until `previous_secret_expires_at` (the caller compares: it may keep the row).
     pub previous_hmac_secret: Option<String>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
 }
 
 pub async fn find_webhook_target(
@@ -155,8 +156,7 @@ pub async fn find_webhook_target(
     sqlx::query_as(
         "select a.id, a.tenant_id, a.status, a.rate_limit_per_minute, a.require_timestamp,
                 t.payload_schema, tn.sealed_key as sealed_tenant_key, t.hmac_secret,
-                case when t.previous_secret_expires_at > now() then t.previous_hmac_secret end
-                    as previous_hmac_secret
+                t.previous_hmac_secret, t.previous_secret_expires_at
          from agents a
          join agent_triggers t on t.agent_id = a.id and t.trigger_type = 'webhook'
          join tenants tn on tn.id = a.tenant_id

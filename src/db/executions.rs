@@ -8,29 +8,58 @@ use uuid::Uuid;
 
 use crate::domain::{Execution, ExecutionStatus};
 
+/// A queued execution to record, with its task's fang metadata.
 pub struct NewExecution<'a> {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub agent_id: Uuid,
-    pub payload: &'a Value,
+    /// The exact bytes received; valid UTF-8 JSON (the route checked), stored as they are
+    /// and as `payload` (jsonb, parsed by Postgres, so large numbers keep every digit).
     pub raw_body: &'a [u8],
     pub delivery_id: Option<&'a str>,
+    pub task_metadata: Value,
 }
 
-pub async fn insert(
+/// Records queued executions and their fang tasks in one statement (so, without an explicit
+/// transaction, in one atomic commit). `payload` is parsed from `raw_body` by Postgres.
+pub async fn insert_queued(
     db: impl PgExecutor<'_>,
-    execution: &NewExecution<'_>,
+    executions: &[NewExecution<'_>],
+    task_type: &str,
 ) -> Result<(), sqlx::Error> {
+    let mut ids = Vec::with_capacity(executions.len());
+    let mut tenants = Vec::with_capacity(executions.len());
+    let mut agents = Vec::with_capacity(executions.len());
+    let mut bodies = Vec::with_capacity(executions.len());
+    let mut deliveries = Vec::with_capacity(executions.len());
+    let mut metadata = Vec::with_capacity(executions.len());
+    for execution in executions {
+        ids.push(execution.id);
+        tenants.push(execution.tenant_id);
+        agents.push(execution.agent_id);
+        bodies.push(execution.raw_body);
+        deliveries.push(execution.delivery_id);
+        metadata.push(&execution.task_metadata);
+    }
     sqlx::query(
-        "insert into agent_executions (id, tenant_id, agent_id, status, payload, raw_body, delivery_id)
-         values ($1, $2, $3, 'queued', $4, $5, $6)",
+        "with recorded as (
+             insert into agent_executions
+                 (id, tenant_id, agent_id, status, payload, raw_body, delivery_id)
+             select id, tenant_id, agent_id, 'queued', convert_from(raw_body, 'UTF8')::jsonb,
+                    raw_body, delivery_id
+             from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bytea[], $5::text[])
+                 as e(id, tenant_id, agent_id, raw_body, delivery_id)
+         )
+         insert into fang_tasks (id, metadata, task_type, scheduled_at)
+         select gen_random_uuid(), metadata, $7, now() from unnest($6::jsonb[]) as t(metadata)",
     )
-    .bind(execution.id)
-    .bind(execution.tenant_id)
-    .bind(execution.agent_id)
-    .bind(execution.payload)
-    .bind(execution.raw_body)
-    .bind(execution.delivery_id)
+    .bind(ids)
+    .bind(tenants)
+    .bind(agents)
+    .bind(bodies)
+    .bind(deliveries)
+    .bind(metadata)
+    .bind(task_type)
     .execute(db)
     .await?;
     Ok(())

@@ -28,6 +28,27 @@ use crate::config::DatabaseSettings;
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
+/// Whether the error means "the database is unreachable or overloaded right now" (try again
+/// later) rather than a bug: connection failures and the SQLSTATE classes 08 (connection),
+/// 57 (operator intervention, e.g. shutting down), 53 (insufficient resources) and 40
+/// (transaction rollback, e.g. serialization failure).
+pub fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            ["08", "57", "53", "40"]
+                .iter()
+                .any(|class| code.starts_with(class))
+        }),
+        _ => false,
+    }
+}
+
 /// Creates the database when it does not exist yet, then opens the pool.
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
     let url = settings.url.expose();

@@ -64,7 +64,7 @@ pub async fn receive(
             &state,
             &agent_id,
             &parts.headers,
-            &body,
+            body,
             source_ip.as_deref(),
         )
         .await

@@ -269,6 +269,8 @@ pub async fn update(
         .await?;
     }
     tx.commit().await?;
+    // Other servers hear of the change through NOTIFY; this one must not wait for it.
+    state.targets.invalidate(id);
     get(state, principal, id).await
 }
 

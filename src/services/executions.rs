@@ -1,57 +1,17 @@
-//! Recording executions (durably, with their job) and reading them back.
+//! Reading executions back (they are recorded by `execution_writer`).
 
-use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::Principal;
 use crate::{
-    db::{self, deliveries::Claim, executions::NewExecution},
+    db,
     domain::{Execution, ExecutionPage, ExecutionStatus},
     error::AppError,
-    jobs::execute::ExecuteAgent,
 };
 
 pub const DEFAULT_PAGE: i64 = 50;
 pub const MAX_PAGE: i64 = 200;
-
-/// Records a queued execution and its fang task in one transaction and returns its id (and
-/// `true`); a delivery id seen for this agent in the last 24 hours returns the first
-/// execution instead (and `false`).
-pub async fn enqueue(
-    pool: &PgPool,
-    tenant_id: Uuid,
-    agent_id: Uuid,
-    payload: &Value,
-    raw_body: &[u8],
-    delivery_id: Option<&str>,
-) -> Result<(Uuid, bool), sqlx::Error> {
-    let execution_id = Uuid::new_v4();
-    let mut tx = pool.begin().await?;
-    if let Some(delivery_id) = delivery_id {
-        if let Claim::Duplicate(existing) =
-            db::deliveries::claim(&mut tx, agent_id, delivery_id, execution_id).await?
-        {
-            tx.rollback().await?;
-            return Ok((existing, false));
-        }
-    }
-    db::executions::insert(
-        &mut *tx,
-        &NewExecution {
-            id: execution_id,
-            tenant_id,
-            agent_id,
-            payload,
-            raw_body,
-            delivery_id,
-        },
-    )
-    .await?;
-    db::tasks::insert(&mut *tx, &ExecuteAgent { execution_id }).await?;
-    tx.commit().await?;
-    Ok((execution_id, true))
-}
 
 pub async fn get(pool: &PgPool, principal: &Principal, id: Uuid) -> Result<Execution, AppError> {
     db::executions::find(pool, principal.tenant_id, id)

@@ -3,12 +3,14 @@
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod execution_writer;
 pub mod executions;
 pub mod keys;
 pub mod schemas;
 pub mod secrets;
 pub mod tenants;
 pub mod test_webhook;
+pub mod webhook_targets;
 pub mod webhooks;
 
 use std::fmt;

@@ -2,15 +2,8 @@
 //! remote `$ref` refused, formats validated, linear-time regexes with bounded size, and a
 //! cap on the schema's size. Draft 2020-12 by default, Draft 7 via `$schema`.
 
-use std::{
-    collections::HashMap,
-    hash::{DefaultHasher, Hash, Hasher},
-    sync::{Arc, Mutex},
-};
-
 use jsonschema::{Draft, PatternOptions, Validator};
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::domain::FieldError;
 
@@ -102,34 +95,6 @@ pub fn violations(validator: &Validator, instance: &Value) -> Vec<FieldError> {
             message: err.to_string(),
         })
         .collect()
-}
-
-/// Compiled payload validators per agent, rebuilt when the agent's schema changes (the
-/// schema comes with every webhook lookup, so a change is seen on the next request).
-#[derive(Default)]
-pub struct ValidatorCache {
-    by_agent: Mutex<HashMap<Uuid, (u64, Arc<Validator>)>>,
-}
-
-impl ValidatorCache {
-    pub fn get(&self, agent_id: Uuid, schema: &Value) -> Result<Arc<Validator>, Vec<FieldError>> {
-        let mut hasher = DefaultHasher::new();
-        schema.to_string().hash(&mut hasher);
-        let fingerprint = hasher.finish();
-        let lock = || {
-            self.by_agent
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-        };
-        if let Some((cached, validator)) = lock().get(&agent_id) {
-            if *cached == fingerprint {
-                return Ok(validator.clone());
-            }
-        }
-        let validator = Arc::new(compile(schema)?);
-        lock().insert(agent_id, (fingerprint, validator.clone()));
-        Ok(validator)
-    }
 }
 
 #[cfg(test)]

@@ -103,6 +103,8 @@ pub async fn regenerate(
     )
     .await?;
     tx.commit().await?;
+    // The old secret stops working here at once; other servers hear of it through NOTIFY.
+    state.targets.invalidate(agent_id);
     Ok(SecretRegenerated {
         success: true,
         message: "HMAC secret regenerated".into(),

@@ -3,13 +3,17 @@
 //! schema, rate limit, durable enqueue. Strangers learn nothing beyond "no such agent" or
 //! "bad signature".
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{audit, executions};
+use super::{
+    audit,
+    execution_writer::{Accepted, Recorded},
+    webhook_targets::{LoadError, Target},
+};
 use crate::{
     crypto::{
         keyring::KeyError,
@@ -17,7 +21,7 @@ use crate::{
         signature::{standard_webhooks, verify_hub_signature, SignatureError},
     },
     db,
-    domain::{AgentStatus, AuditAction, FieldError, WebhookAccepted},
+    domain::{AuditAction, FieldError, WebhookAccepted},
     state::AppState,
 };
 
@@ -53,32 +57,33 @@ pub enum WebhookError {
     #[error("Rate limit exceeded")]
     RateLimited(Duration),
     #[error("Service temporarily unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Arc<sqlx::Error>),
     #[error("Internal error")]
     Internal(#[source] anyhow::Error),
 }
 
 impl From<sqlx::Error> for WebhookError {
-    /// Connection-level failures mean "try again later" (503); anything else is a bug (500).
     fn from(err: sqlx::Error) -> Self {
-        let transient = match &err {
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed => true,
-            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-                ["08", "57", "53", "40"]
-                    .iter()
-                    .any(|class| code.starts_with(class))
-            }),
-            _ => false,
-        };
-        if transient {
+        Arc::new(err).into()
+    }
+}
+
+impl From<Arc<sqlx::Error>> for WebhookError {
+    /// Connection-level failures mean "try again later" (503); anything else is a bug (500).
+    fn from(err: Arc<sqlx::Error>) -> Self {
+        if db::is_transient(&err) {
             WebhookError::Unavailable(err)
         } else {
             WebhookError::Internal(err.into())
+        }
+    }
+}
+
+impl From<LoadError> for WebhookError {
+    fn from(err: LoadError) -> Self {
+        match err {
+            LoadError::Database(err) => err.into(),
+            other => WebhookError::Internal(other.into()),
         }
     }
 }
@@ -119,7 +124,7 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, Sig
 fn verify_signature(
     headers: &HeaderMap,
     body: &[u8],
-    secrets: &[WebhookSecret],
+    secrets: &[&WebhookSecret],
     require_timestamp: bool,
     now: i64,
 ) -> (Scheme, Result<(), VerifyFailure>) {
@@ -230,62 +235,67 @@ pub async fn accept(
     state: &AppState,
     agent_id: &str,
     headers: &HeaderMap,
-    body: &[u8],
+    body: Vec<u8>,
     source_ip: Option<&str>,
 ) -> Result<WebhookAccepted, WebhookError> {
     let agent_id: Uuid = agent_id.parse().map_err(|_| WebhookError::AgentNotFound)?;
-    let target = db::agents::find_webhook_target(&state.pool, agent_id)
+    let target = state
+        .targets
+        .get(&state.pool, &state.keyring, agent_id)
         .await?
         .ok_or(WebhookError::AgentNotFound)?;
 
-    let tenant_key = state.keyring.open_tenant_key(&target.sealed_tenant_key)?;
-    let mut secrets = vec![tenant_key.decrypt_secret(&target.hmac_secret)?];
-    if let Some(previous) = &target.previous_hmac_secret {
-        secrets.push(tenant_key.decrypt_secret(previous)?);
-    }
-    let now = chrono::Utc::now().timestamp();
-    let (scheme, verified) =
-        verify_signature(headers, body, &secrets, target.require_timestamp, now);
+    let now = chrono::Utc::now();
+    let (scheme, verified) = verify_signature(
+        headers,
+        &body,
+        &target.secrets(now),
+        target.require_timestamp,
+        now.timestamp(),
+    );
     if let Err(failure) = verified {
         state.metrics.signature_failures.inc();
         report_failure(state, &target, scheme, failure, source_ip).await;
         return Err(failure.into_error());
     }
 
-    if target.status != AgentStatus::Active.as_str() {
+    if !target.active {
         return Err(WebhookError::AgentNotActive);
     }
 
-    let payload: Value = serde_json::from_slice(body).map_err(|_| WebhookError::InvalidJson)?;
-    if let Some(schema) = &target.payload_schema {
-        let validator = state.validators.get(agent_id, schema).map_err(|errors| {
-            WebhookError::Internal(anyhow::anyhow!(
-                "stored schema no longer compiles: {errors:?}"
-            ))
-        })?;
-        let violations = super::schemas::violations(&validator, &payload);
+    let payload: Value = serde_json::from_slice(&body).map_err(|_| WebhookError::InvalidJson)?;
+    if let Some(validator) = &target.validator {
+        let violations = super::schemas::violations(validator, &payload);
         if !violations.is_empty() {
             return Err(WebhookError::ValidationFailed(violations));
         }
     }
+    drop(payload);
     let delivery_id = delivery_id(headers)?;
 
     if let Some(per_minute) = target.rate_limit_per_minute {
         state
             .limits
-            .take_webhook(agent_id, per_minute as u32)
+            .take_webhook(agent_id, per_minute)
             .map_err(WebhookError::RateLimited)?;
     }
 
-    let (execution_id, new) = executions::enqueue(
-        &state.pool,
-        target.tenant_id,
-        agent_id,
-        &payload,
-        body,
-        delivery_id.as_deref(),
-    )
-    .await?;
+    let Recorded { execution_id, new } = state
+        .executions
+        .record(Accepted {
+            tenant_id: target.tenant_id,
+            agent_id,
+            raw_body: body,
+            delivery_id,
+        })
+        .await
+        .map_err(
+            |err| match err.as_database_error().and_then(|db| db.code()) {
+                // Valid JSON that Postgres cannot store (a \u0000 escape in a string).
+                Some(code) if code == "22P05" => WebhookError::InvalidJson,
+                _ => err.into(),
+            },
+        )?;
     if new {
         state.metrics.execution("queued");
     }
@@ -296,7 +306,7 @@ pub async fn accept(
 /// secret, the expected signature or the body.
 async fn report_failure(
     state: &AppState,
-    target: &db::agents::WebhookTarget,
+    target: &Target,
     scheme: Scheme,
     failure: VerifyFailure,
     source_ip: Option<&str>,
@@ -353,21 +363,17 @@ mod tests {
             "x-hub-signature-256",
             hub_signature(&previous.hub_key(), body),
         )]);
-        let both = [current.clone(), previous.clone()];
+        let both = [&current, &previous];
         assert!(
             verify_signature(&signed_with_previous, body, &both, false, 0)
                 .1
                 .is_ok()
         );
-        assert!(verify_signature(
-            &signed_with_previous,
-            body,
-            std::slice::from_ref(&current),
-            false,
-            0
-        )
-        .1
-        .is_err());
+        assert!(
+            verify_signature(&signed_with_previous, body, &[&current], false, 0)
+                .1
+                .is_err()
+        );
         let alias = headers(&[(
             "x-webhook-signature",
             hub_signature(&current.hub_key(), body),
@@ -392,10 +398,10 @@ mod tests {
             // A wrong hub signature alongside is ignored.
             ("x-hub-signature-256", format!("sha256={}", "0".repeat(64))),
         ]);
-        let (scheme, result) = verify_signature(&good, body, std::slice::from_ref(&key), true, now);
+        let (scheme, result) = verify_signature(&good, body, &[&key], true, now);
         assert_eq!(scheme, Scheme::StandardWebhooks);
         assert!(result.is_ok());
-        let (_, late) = verify_signature(&good, body, std::slice::from_ref(&key), false, now + 301);
+        let (_, late) = verify_signature(&good, body, &[&key], false, now + 301);
         assert!(matches!(
             late,
             Err(VerifyFailure::Signature(SignatureError::Expired))
@@ -404,7 +410,7 @@ mod tests {
             ("webhook-timestamp", now.to_string()),
             ("webhook-signature", signature),
         ]);
-        assert!(verify_signature(&no_id, body, &[key], false, now)
+        assert!(verify_signature(&no_id, body, &[&key], false, now)
             .1
             .is_err());
     }
@@ -413,13 +419,13 @@ mod tests {
     fn require_timestamp_refuses_hub_only_deliveries() {
         let key = secret();
         let hub = headers(&[("x-hub-signature-256", hub_signature(&key.hub_key(), b"{}"))]);
-        let (_, result) = verify_signature(&hub, b"{}", &[key], true, 0);
+        let (_, result) = verify_signature(&hub, b"{}", &[&key], true, 0);
         assert!(matches!(result, Err(VerifyFailure::TimestampRequired)));
     }
 
     #[test]
     fn unsigned_deliveries_are_missing_signatures() {
-        let (scheme, result) = verify_signature(&HeaderMap::new(), b"{}", &[secret()], false, 0);
+        let (scheme, result) = verify_signature(&HeaderMap::new(), b"{}", &[&secret()], false, 0);
         assert_eq!(scheme, Scheme::None);
         assert!(matches!(
             result,
@@ -460,13 +466,7 @@ mod tests {
             let mut body = vec![0u8; rng.random_range(0..64)];
             rng.fill_bytes(&mut body);
             let now = rng.random_range(0..2_000_000_000i64);
-            let (_, result) = verify_signature(
-                &map,
-                &body,
-                std::slice::from_ref(&key),
-                rng.random_bool(0.5),
-                now,
-            );
+            let (_, result) = verify_signature(&map, &body, &[&key], rng.random_bool(0.5), now);
             assert!(result.is_err(), "random headers verified: {map:?}");
         }
     }

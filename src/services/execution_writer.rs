@@ -1,0 +1,224 @@
+//! Group commit of accepted webhooks: concurrent requests hand their execution to a few
+//! writer tasks, which record everything waiting in one transaction (one statement when no
+//! delivery ids are involved), and answer each request only after that commit. Under load a
+//! commit carries dozens of executions, so Postgres does one commit's work (WAL flush, lock
+//! on the agent's row for the foreign keys) for all of them; at rest a commit carries one.
+//!
+//! The writers also decouple the transaction from the HTTP request: a client that hangs up
+//! mid-request cancels only its wait for the answer, never a transaction half way (which is
+//! how a pooled connection could be returned inside an open transaction).
+
+use std::{collections::HashMap, sync::Arc};
+
+use prometheus::Histogram;
+use tokio::sync::{mpsc, oneshot, Mutex};
+use uuid::Uuid;
+
+use crate::{
+    db::{self, deliveries::Claim, executions::NewExecution},
+    jobs::{execute::ExecuteAgent, TASK_TYPE},
+};
+
+/// Requests waiting for a writer; beyond this, senders wait (backpressure, not memory).
+const QUEUE_CAPACITY: usize = 4096;
+/// At most this many executions per commit: large enough to absorb any burst the pool's
+/// request handlers produce, small enough to keep one statement's arrays modest.
+const MAX_BATCH: usize = 256;
+
+/// One accepted webhook, already verified and validated.
+pub struct Accepted {
+    pub tenant_id: Uuid,
+    pub agent_id: Uuid,
+    pub raw_body: Vec<u8>,
+    pub delivery_id: Option<String>,
+}
+
+/// The execution that answers a delivery, and whether this delivery created it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    pub execution_id: Uuid,
+    pub new: bool,
+}
+
+/// Shared by every request of a failed commit.
+pub type WriteError = Arc<sqlx::Error>;
+
+type Reply = oneshot::Sender<Result<Recorded, WriteError>>;
+
+#[derive(Clone)]
+pub struct ExecutionWriter {
+    queue: mpsc::Sender<(Accepted, Reply)>,
+}
+
+impl ExecutionWriter {
+    /// Starts `writers` writer tasks (each commits one batch at a time, so this is also the
+    /// number of commits in flight). They stop when the last `ExecutionWriter` is dropped.
+    /// `commit_size` observes how many executions each commit carried.
+    pub fn start(pool: sqlx::PgPool, writers: usize, commit_size: Histogram) -> Self {
+        let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..writers.max(1) {
+            tokio::spawn(write_batches(
+                pool.clone(),
+                receiver.clone(),
+                commit_size.clone(),
+            ));
+        }
+        Self { queue }
+    }
+
+    /// Records the execution (or finds the one its delivery id already has) durably.
+    pub async fn record(&self, accepted: Accepted) -> Result<Recorded, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || Arc::new(sqlx::Error::PoolClosed);
+        self.queue
+            .send((accepted, reply))
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn write_batches(
+    pool: sqlx::PgPool,
+    receiver: Arc<Mutex<mpsc::Receiver<(Accepted, Reply)>>>,
+    commit_size: Histogram,
+) {
+    loop {
+        let mut batch = Vec::new();
+        {
+            // One writer collects at a time: it waits for the first request, then takes
+            // whatever else is already waiting, and lets the next writer collect while it
+            // commits.
+            let mut receiver = receiver.lock().await;
+            if receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                return;
+            }
+        }
+        // Requests whose client hung up are still recorded: the client may retry with the
+        // same delivery id, and will then get this execution.
+        let (items, replies): (Vec<Accepted>, Vec<Reply>) = batch.into_iter().unzip();
+        commit_size.observe(items.len() as f64);
+        let outcomes = write_batch(&pool, &items).await;
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// Commits the batch; if that fails for a reason other than the database being
+/// unreachable, commits each execution alone so that one bad row fails only its request.
+async fn write_batch(pool: &sqlx::PgPool, items: &[Accepted]) -> Vec<Result<Recorded, WriteError>> {
+    match commit(pool, items).await {
+        Ok(recorded) => recorded.into_iter().map(Ok).collect(),
+        Err(err) if items.len() > 1 && !db::is_transient(&err) => {
+            let mut outcomes = Vec::with_capacity(items.len());
+            for item in items {
+                outcomes.push(
+                    commit(pool, std::slice::from_ref(item))
+                        .await
+                        .map(|mut recorded| recorded.remove(0))
+                        .map_err(Arc::new),
+                );
+            }
+            outcomes
+        }
+        Err(err) => {
+            let err = Arc::new(err);
+            items.iter().map(|_| Err(err.clone())).collect()
+        }
+    }
+}
+
+/// Records the batch in one transaction; the answers are in the batch's order.
+async fn commit(pool: &sqlx::PgPool, items: &[Accepted]) -> Result<Vec<Recorded>, sqlx::Error> {
+    let mut answers: Vec<Recorded> = items
+        .iter()
+        .map(|_| Recorded {
+            execution_id: Uuid::new_v4(),
+            new: true,
+        })
+        .collect();
+
+    // Delivery ids: the first request of each (agent, id) in the batch claims it; the others
+    // answer with whatever that claim finds.
+    let mut first_of: HashMap<(Uuid, &str), usize> = HashMap::new();
+    let mut followers: Vec<(usize, usize)> = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        if let Some(delivery_id) = item.delivery_id.as_deref() {
+            match first_of.entry((item.agent_id, delivery_id)) {
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    followers.push((index, *first.get()))
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(index);
+                }
+            }
+        }
+    }
+    let mut claimants: Vec<usize> = first_of.into_values().collect();
+
+    let new_rows = |answers: &[Recorded]| -> Vec<NewExecution<'_>> {
+        items
+            .iter()
+            .zip(answers)
+            .filter(|(_, answer)| answer.new)
+            .map(|(item, answer)| NewExecution {
+                id: answer.execution_id,
+                tenant_id: item.tenant_id,
+                agent_id: item.agent_id,
+                raw_body: &item.raw_body,
+                delivery_id: item.delivery_id.as_deref(),
+                task_metadata: task_metadata(answer.execution_id),
+            })
+            .collect()
+    };
+
+    if claimants.is_empty() {
+        // A single statement commits atomically on its own: one round trip.
+        db::executions::insert_queued(pool, &new_rows(&answers), TASK_TYPE).await?;
+        return Ok(answers);
+    }
+
+    // Same lock order in every batch, so concurrent batches cannot deadlock.
+    claimants.sort_by_key(|&index| (items[index].agent_id, items[index].delivery_id.as_deref()));
+    let claims: Vec<(Uuid, &str, Uuid)> = claimants
+        .iter()
+        .map(|&index| {
+            let item = &items[index];
+            (
+                item.agent_id,
+                item.delivery_id.as_deref().unwrap_or_default(),
+                answers[index].execution_id,
+            )
+        })
+        .collect();
+    let mut tx = pool.begin().await?;
+    let outcomes = db::deliveries::claim(&mut tx, &claims).await?;
+    for (&index, outcome) in claimants.iter().zip(outcomes) {
+        if let Claim::Duplicate(existing) = outcome {
+            answers[index] = Recorded {
+                execution_id: existing,
+                new: false,
+            };
+        }
+    }
+    for (index, first) in followers {
+        answers[index] = Recorded {
+            execution_id: answers[first].execution_id,
+            new: false,
+        };
+    }
+    let rows = new_rows(&answers);
+    if !rows.is_empty() {
+        db::executions::insert_queued(&mut *tx, &rows, TASK_TYPE).await?;
+    }
+    tx.commit().await?;
+    Ok(answers)
+}
+
+/// The fang task's stored form (typetag JSON), exactly as `fang` writes it.
+fn task_metadata(execution_id: Uuid) -> serde_json::Value {
+    let task: &dyn fang::AsyncRunnable = &ExecuteAgent { execution_id };
+    serde_json::to_value(task).expect("a task of a uuid serializes")
+}

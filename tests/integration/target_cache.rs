@@ -1,0 +1,265 @@
+//! The in-process cache of agents' webhook targets: it spares the database on every
+//! delivery, and a change made anywhere (another server, plain SQL) reaches it at once.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{eventually, spawn_app_with, Admin, TestAgent, TestApp, TestOptions};
+
+fn lookups(app: &TestApp, source: &str) -> u64 {
+    app.state
+        .metrics
+        .target_lookups
+        .with_label_values(&[source])
+        .get()
+}
+
+/// Two servers on one database, as behind a load balancer. The cache entries live an hour,
+/// so only invalidation can make a change visible within the tests' deadlines.
+async fn two_servers() -> (TestApp, TestApp) {
+    let key = agent_webhooks::crypto::keyring::MasterKeyring::generate_key();
+    let options = |database| TestOptions {
+        workers: 0,
+        master_keys: vec![key.clone()],
+        database,
+        tweak: Some(|settings| settings.webhooks.target_cache_seconds = 3600),
+        ..Default::default()
+    };
+    let first = spawn_app_with(options(None)).await;
+    let second = spawn_app_with(options(Some(first.database.clone()))).await;
+    (first, second)
+}
+
+/// Posts until the agent is served from `app`'s cache (its LISTEN connection may still be
+/// starting), with a signature that is refused either way.
+async fn warm(app: &TestApp, url: &str) {
+    eventually(Duration::from_secs(10), "a cache hit", || async {
+        let before = lookups(app, "cache");
+        let status = app.post_signed(url, "not-the-secret", b"{}").await.status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        (lookups(app, "cache") > before).then_some(())
+    })
+    .await;
+}
+
+async fn regenerate(app: &TestApp, admin: &Admin, agent: &TestAgent) -> String {
+    let response = admin
+        .client
+        .post(app.url(&format!(
+            "/api/agents/{}/regenerate-webhook-secret",
+            agent.id
+        )))
+        .json(&json!({"grace_period_seconds": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let revealed: Value = admin
+        .client
+        .get(app.url(&format!("/api/agents/{}/webhook-secret", agent.id)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    revealed["hmac_secret"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn cached_agents_are_verified_without_a_database_lookup() {
+    let (app, _other) = two_servers().await;
+    let admin = app.admin("acme").await;
+    let agent = app
+        .agent(&admin, json!({"name": "a", "rate_limit_per_minute": null}))
+        .await;
+    warm(&app, &agent.url).await;
+    let from_database = lookups(&app, "database");
+    for _ in 0..20 {
+        let status = app.post_signed(&agent.url, "wrong", b"{}").await.status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let status = app
+        .post_signed(&agent.url, &agent.secret, b"{}")
+        .await
+        .status();
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(lookups(&app, "database"), from_database);
+}
+
+#[tokio::test]
+async fn a_secret_regenerated_on_one_server_stops_working_on_the_other() {
+    let (first, second) = two_servers().await;
+    let admin = first.admin("acme").await;
+    let agent = first
+        .agent(&admin, json!({"name": "a", "rate_limit_per_minute": null}))
+        .await;
+    let on_second = agent.url.replace(&first.address, &second.address);
+    warm(&second, &on_second).await;
+    assert_eq!(
+        second
+            .post_signed(&on_second, &agent.secret, b"{}")
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+
+    let new_secret = regenerate(&first, &admin, &agent).await;
+    // On the server that regenerated: at once.
+    assert_eq!(
+        first
+            .post_signed(&agent.url, &agent.secret, b"{}")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // On the other: as soon as the notification arrives (milliseconds; the entry itself
+    // would live an hour).
+    eventually(
+        Duration::from_secs(5),
+        "the old secret to be refused",
+        || async {
+            let status = second
+                .post_signed(&on_second, &agent.secret, b"{}")
+                .await
+                .status();
+            (status == StatusCode::UNAUTHORIZED).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        second
+            .post_signed(&on_second, &new_secret, b"{}")
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+}
+
+#[tokio::test]
+async fn changes_made_with_plain_sql_reach_the_cache() {
+    let (app, _other) = two_servers().await;
+    let admin = app.admin("acme").await;
+    let agent = app
+        .agent(&admin, json!({"name": "a", "rate_limit_per_minute": null}))
+        .await;
+    warm(&app, &agent.url).await;
+    let id: uuid::Uuid = agent.id.parse().unwrap();
+
+    sqlx::query("update agent_triggers set payload_schema = $2 where agent_id = $1")
+        .bind(id)
+        .bind(json!({"type": "object", "required": ["ticket_id"]}))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(5),
+        "the new schema to apply",
+        || async {
+            let status = app
+                .post_signed(&agent.url, &agent.secret, b"{}")
+                .await
+                .status();
+            (status == StatusCode::BAD_REQUEST).then_some(())
+        },
+    )
+    .await;
+
+    sqlx::query("update agents set status = 'suspended' where id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(5),
+        "the suspension to apply",
+        || async {
+            let status = app
+                .post_signed(&agent.url, &agent.secret, b"{}")
+                .await
+                .status();
+            (status == StatusCode::FORBIDDEN).then_some(())
+        },
+    )
+    .await;
+
+    sqlx::query("delete from agents where id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(5), "the deletion to apply", || async {
+        let status = app
+            .post_signed(&agent.url, &agent.secret, b"{}")
+            .await
+            .status();
+        (status == StatusCode::NOT_FOUND).then_some(())
+    })
+    .await;
+}
+
+/// Notifications sent while the LISTEN connection is down are lost: the cache must not
+/// outlive that connection.
+#[tokio::test]
+async fn a_change_missed_while_the_listen_connection_was_down_is_not_served_stale() {
+    let (first, second) = two_servers().await;
+    let admin = first.admin("acme").await;
+    let agent = first
+        .agent(&admin, json!({"name": "a", "rate_limit_per_minute": null}))
+        .await;
+    let on_second = agent.url.replace(&first.address, &second.address);
+    warm(&second, &on_second).await;
+
+    // Kill every LISTEN session (both servers'), then change the secret before the second
+    // server could have listened again.
+    let killed: i64 = sqlx::query_scalar(
+        "select count(pg_terminate_backend(pid)) from pg_stat_activity
+         where datname = current_database() and query ilike 'listen%'",
+    )
+    .fetch_one(&first.pool)
+    .await
+    .unwrap();
+    assert_eq!(killed, 2, "each server keeps one LISTEN connection");
+    sqlx::query("update agent_triggers set hmac_secret = 'gAAAAA-not-a-token' where agent_id = $1")
+        .bind(agent.id.parse::<uuid::Uuid>().unwrap())
+        .execute(&first.pool)
+        .await
+        .unwrap();
+
+    // The second server re-reads the row, finds a secret it cannot open, and says so
+    // instead of verifying with the secret it had cached.
+    eventually(
+        Duration::from_secs(5),
+        "the cached secret to be dropped",
+        || async {
+            let status = second
+                .post_signed(&on_second, &agent.secret, b"{}")
+                .await
+                .status();
+            (status == StatusCode::INTERNAL_SERVER_ERROR).then_some(())
+        },
+    )
+    .await;
+    // And it listens again.
+    eventually(Duration::from_secs(10), "LISTEN to be back", || async {
+        let listening: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and query ilike 'listen%'",
+        )
+        .fetch_one(&first.pool)
+        .await
+        .unwrap();
+        (listening == 2).then_some(())
+    })
+    .await;
+    // Listening again must not bring the entry cached before the outage back.
+    assert_eq!(
+        second
+            .post_signed(&on_second, &agent.secret, b"{}")
+            .await
+            .status(),
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+}
