@@ -44,6 +44,16 @@ async fn warm(app: &TestApp, url: &str) {
     .await;
 }
 
+/// Posts `{}` signed with `secret` until `url` answers `status` (within 5 s: a notification
+/// takes milliseconds; the cache entries would live an hour).
+async fn until_answer(app: &TestApp, url: &str, secret: &str, status: StatusCode, what: &str) {
+    eventually(Duration::from_secs(5), what, || async {
+        let answer = app.post_signed(url, secret, b"{}").await.status();
+        (answer == status).then_some(())
+    })
+    .await;
+}
+
 async fn regenerate(app: &TestApp, admin: &Admin, agent: &TestAgent) -> String {
     let response = admin
         .client
@@ -117,16 +127,12 @@ async fn a_secret_regenerated_on_one_server_stops_working_on_the_other() {
     );
     // On the other: as soon as the notification arrives (milliseconds; the entry itself
     // would live an hour).
-    eventually(
-        Duration::from_secs(5),
+    until_answer(
+        &second,
+        &on_second,
+        &agent.secret,
+        StatusCode::UNAUTHORIZED,
         "the old secret to be refused",
-        || async {
-            let status = second
-                .post_signed(&on_second, &agent.secret, b"{}")
-                .await
-                .status();
-            (status == StatusCode::UNAUTHORIZED).then_some(())
-        },
     )
     .await;
     assert_eq!(
@@ -154,16 +160,12 @@ async fn changes_made_with_plain_sql_reach_the_cache() {
         .execute(&app.pool)
         .await
         .unwrap();
-    eventually(
-        Duration::from_secs(5),
+    until_answer(
+        &app,
+        &agent.url,
+        &agent.secret,
+        StatusCode::BAD_REQUEST,
         "the new schema to apply",
-        || async {
-            let status = app
-                .post_signed(&agent.url, &agent.secret, b"{}")
-                .await
-                .status();
-            (status == StatusCode::BAD_REQUEST).then_some(())
-        },
     )
     .await;
 
@@ -172,16 +174,12 @@ async fn changes_made_with_plain_sql_reach_the_cache() {
         .execute(&app.pool)
         .await
         .unwrap();
-    eventually(
-        Duration::from_secs(5),
+    until_answer(
+        &app,
+        &agent.url,
+        &agent.secret,
+        StatusCode::FORBIDDEN,
         "the suspension to apply",
-        || async {
-            let status = app
-                .post_signed(&agent.url, &agent.secret, b"{}")
-                .await
-                .status();
-            (status == StatusCode::FORBIDDEN).then_some(())
-        },
     )
     .await;
 
@@ -190,13 +188,13 @@ async fn changes_made_with_plain_sql_reach_the_cache() {
         .execute(&app.pool)
         .await
         .unwrap();
-    eventually(Duration::from_secs(5), "the deletion to apply", || async {
-        let status = app
-            .post_signed(&agent.url, &agent.secret, b"{}")
-            .await
-            .status();
-        (status == StatusCode::NOT_FOUND).then_some(())
-    })
+    until_answer(
+        &app,
+        &agent.url,
+        &agent.secret,
+        StatusCode::NOT_FOUND,
+        "the deletion to apply",
+    )
     .await;
 }
 
@@ -230,16 +228,12 @@ async fn a_change_missed_while_the_listen_connection_was_down_is_not_served_stal
 
     // The second server re-reads the row, finds a secret it cannot open, and says so
     // instead of verifying with the secret it had cached.
-    eventually(
-        Duration::from_secs(5),
+    until_answer(
+        &second,
+        &on_second,
+        &agent.secret,
+        StatusCode::INTERNAL_SERVER_ERROR,
         "the cached secret to be dropped",
-        || async {
-            let status = second
-                .post_signed(&on_second, &agent.secret, b"{}")
-                .await
-                .status();
-            (status == StatusCode::INTERNAL_SERVER_ERROR).then_some(())
-        },
     )
     .await;
     // And it listens again.
