@@ -201,10 +201,11 @@ async fn start_workers(
     if count == 0 {
         return Ok(WorkerPool::none());
     }
-    // fang's queue only does the bookkeeping of running tasks: one connection per worker.
+    // fang's queue and ours only do the bookkeeping of tasks: one connection per worker each.
     let queue = jobs::connect_queue(settings.database.url.expose(), count + 1).await?;
     let context = JobContext {
         pool: pool.clone(),
+        bookkeeping: db::connect_bookkeeping(&settings.database, count + 1).await?,
         runner,
         metrics,
     };

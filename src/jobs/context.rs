@@ -10,6 +10,9 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct JobContext {
     pub pool: PgPool,
+    /// Commits without waiting for the WAL flush, for state a PostgreSQL crash may lose
+    /// harmlessly (see `db::connect_bookkeeping`): claims, heartbeats, an execution's start.
+    pub bookkeeping: PgPool,
     pub runner: Arc<dyn AgentRunner>,
     pub metrics: Arc<Metrics>,
 }

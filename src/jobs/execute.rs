@@ -31,7 +31,11 @@ impl AsyncRunnable for ExecuteAgent {
     async fn run(&self, _queue: &dyn AsyncQueueable) -> Result<(), FangError> {
         let context = super::context()?;
         let pool = &context.pool;
-        let Some(started) = db::executions::start(pool, self.execution_id)
+        // The start may be lost in a PostgreSQL crash (asynchronous commit): that costs
+        // nothing, because such a crash makes the run fail before `complete`, and the
+        // execution is run again either way (from `running` by the reaper, or from `queued`).
+        // A later synchronous commit (the completion) makes the start durable too.
+        let Some(started) = db::executions::start(&context.bookkeeping, self.execution_id)
             .await
             .map_err(|err| fang_error("cannot start the execution", err))?
         else {

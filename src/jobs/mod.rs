@@ -23,13 +23,14 @@ pub use worker::{WorkerPool, WorkerTiming};
 /// The fang task type our workers poll for.
 pub const TASK_TYPE: &str = "agent_webhooks";
 
-/// Connects fang's queue, which opens a small pool of its own (fang cannot share ours).
+/// Connects fang's queue, which opens a small pool of its own (fang cannot share ours), with
+/// asynchronous commits: fang only does bookkeeping (see `db::connect_bookkeeping`).
 pub async fn connect_queue(
     database_url: &str,
     max_connections: u32,
 ) -> anyhow::Result<fang::AsyncQueue> {
     let mut queue = fang::AsyncQueue::builder()
-        .uri(database_url)
+        .uri(crate::db::bookkeeping_url(database_url))
         .max_pool_size(max_connections)
         .build();
     queue

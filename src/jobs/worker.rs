@@ -173,7 +173,7 @@ impl Worker {
         let _alive = Alive(metrics);
         let mut idle_errors: u32 = 0;
         while !*stop.borrow() {
-            match db::tasks::claim_next(&self.context.pool, TASK_TYPE).await {
+            match db::tasks::claim_next(&self.context.bookkeeping, TASK_TYPE).await {
                 Ok(Some(task)) => {
                     idle_errors = 0;
                     let span = tracing::info_span!("job", worker = self.number, task_id = %task.id);
@@ -277,7 +277,7 @@ impl Worker {
         ticks.tick().await;
         loop {
             ticks.tick().await;
-            if let Err(err) = db::tasks::touch(&self.context.pool, task_id).await {
+            if let Err(err) = db::tasks::touch(&self.context.bookkeeping, task_id).await {
                 tracing::warn!(error = %err, "cannot renew the task's lease");
             }
         }
