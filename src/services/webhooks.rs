@@ -16,7 +16,6 @@ use super::{
 };
 use crate::{
     crypto::{
-        keyring::KeyError,
         secrets::WebhookSecret,
         signature::{standard_webhooks, verify_hub_signature, SignatureError},
     },
@@ -85,12 +84,6 @@ impl From<LoadError> for WebhookError {
             LoadError::Database(err) => err.into(),
             other => WebhookError::Internal(other.into()),
         }
-    }
-}
-
-impl From<KeyError> for WebhookError {
-    fn from(err: KeyError) -> Self {
-        WebhookError::Internal(err.into())
     }
 }
 
@@ -270,6 +263,7 @@ pub async fn accept(
             return Err(WebhookError::ValidationFailed(violations));
         }
     }
+    // The parsed copy is not needed any more: PostgreSQL stores the raw body's JSON.
     drop(payload);
     let delivery_id = delivery_id(headers)?;
 
