@@ -332,20 +332,25 @@ impl TestApp {
         assert_eq!(response.status(), 201, "create agent");
         let agent: serde_json::Value = response.json().await.unwrap();
         let id = agent["id"].as_str().unwrap().to_owned();
+        TestAgent {
+            url: agent["webhook_url"].as_str().unwrap().to_owned(),
+            secret: self.reveal_secret(admin, &id).await,
+            id,
+        }
+    }
+
+    /// The agent's current secret, revealed through the API.
+    pub async fn reveal_secret(&self, admin: &Admin, agent_id: &str) -> String {
         let revealed: serde_json::Value = admin
             .client
-            .get(self.url(&format!("/api/agents/{id}/webhook-secret")))
+            .get(self.url(&format!("/api/agents/{agent_id}/webhook-secret")))
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
-        TestAgent {
-            url: agent["webhook_url"].as_str().unwrap().to_owned(),
-            secret: revealed["hmac_secret"].as_str().unwrap().to_owned(),
-            id,
-        }
+        revealed["hmac_secret"].as_str().unwrap().to_owned()
     }
 
     /// Posts `body` signed GitHub-style (`X-Hub-Signature-256`) with `secret`.

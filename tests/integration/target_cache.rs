@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::{eventually, spawn_app_with, Admin, TestAgent, TestApp, TestOptions};
 
@@ -66,16 +66,7 @@ async fn regenerate(app: &TestApp, admin: &Admin, agent: &TestAgent) -> String {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let revealed: Value = admin
-        .client
-        .get(app.url(&format!("/api/agents/{}/webhook-secret", agent.id)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    revealed["hmac_secret"].as_str().unwrap().to_owned()
+    app.reveal_secret(admin, &agent.id).await
 }
 
 #[tokio::test]

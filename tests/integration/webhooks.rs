@@ -712,18 +712,7 @@ async fn regeneration_invalidates_the_old_secret_unless_a_grace_period_is_given(
             .json(&json!({"grace_period_seconds": grace}))
             .send()
     };
-    let reveal = || async {
-        let body: Value = admin
-            .client
-            .get(app.url(&format!("/api/agents/{}/webhook-secret", agent.id)))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["hmac_secret"].as_str().unwrap().to_owned()
-    };
+    let reveal = || app.reveal_secret(&admin, &agent.id);
 
     assert_eq!(regenerate(0).await.unwrap().status(), StatusCode::OK);
     let second = reveal().await;
