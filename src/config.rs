@@ -34,6 +34,16 @@ pub struct ServerSettings {
     pub require_https: bool,
     /// Proxies whose `X-Forwarded-Proto` / `X-Forwarded-For` are believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Time for a client to send a request's headers (then the connection is closed).
+    pub header_read_timeout_seconds: u64,
+    /// An idle keep-alive connection is closed after this long without a request.
+    pub keep_alive_timeout_seconds: u64,
+    /// Time for the body of a request other than a webhook to arrive (then 408).
+    pub body_read_timeout_seconds: u64,
+    /// Largest body of a request other than a webhook (one more byte: 413).
+    pub max_request_body_bytes: usize,
+    /// Open client connections; further clients wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,6 +83,12 @@ pub struct SecuritySettings {
     pub master_key_file: String,
     pub session_ttl_hours: u32,
     pub reveal_limit_per_minute: u32,
+    /// Sign-in attempts per account (by email, known or not), burst then refilled evenly.
+    pub login_attempts_per_minute_per_account: u32,
+    /// Sign-in attempts per client address.
+    pub login_attempts_per_minute_per_ip: u32,
+    /// Password hashes computed at once (argon2id takes 19 MiB and ~50 ms of a core each).
+    pub max_concurrent_password_hashes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +113,11 @@ impl Default for ServerSettings {
             shutdown_grace_seconds: 20,
             require_https: false,
             trusted_proxies: Vec::new(),
+            header_read_timeout_seconds: 10,
+            keep_alive_timeout_seconds: 60,
+            body_read_timeout_seconds: 10,
+            max_request_body_bytes: 1_048_576,
+            max_connections: 1024,
         }
     }
 }
@@ -141,6 +162,9 @@ impl Default for SecuritySettings {
             master_key_file: ".agent-webhooks/master.key".into(),
             session_ttl_hours: 12,
             reveal_limit_per_minute: 10,
+            login_attempts_per_minute_per_account: 5,
+            login_attempts_per_minute_per_ip: 30,
+            max_concurrent_password_hashes: 4,
         }
     }
 }
@@ -201,6 +225,11 @@ impl Settings {
                 .map(|ip| parse("TRUSTED_PROXIES", ip.to_owned()))
                 .collect::<anyhow::Result<_>>()?;
         }
+        env_override!("HEADER_READ_TIMEOUT_SECONDS" => self.server.header_read_timeout_seconds);
+        env_override!("KEEP_ALIVE_TIMEOUT_SECONDS" => self.server.keep_alive_timeout_seconds);
+        env_override!("BODY_READ_TIMEOUT_SECONDS" => self.server.body_read_timeout_seconds);
+        env_override!("MAX_REQUEST_BODY_BYTES" => self.server.max_request_body_bytes);
+        env_override!("SERVER_MAX_CONNECTIONS" => self.server.max_connections);
         env_override!("DATABASE_URL" => self.database.url.0);
         env_override!("DATABASE_MAX_CONNECTIONS" => self.database.max_connections);
         env_override!("DATABASE_ACQUIRE_TIMEOUT_SECONDS" => self.database.acquire_timeout_seconds);
@@ -224,6 +253,9 @@ impl Settings {
         env_override!("MASTER_KEY_FILE" => self.security.master_key_file);
         env_override!("SESSION_TTL_HOURS" => self.security.session_ttl_hours);
         env_override!("REVEAL_LIMIT_PER_MINUTE" => self.security.reveal_limit_per_minute);
+        env_override!("LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT" => self.security.login_attempts_per_minute_per_account);
+        env_override!("LOGIN_ATTEMPTS_PER_MINUTE_PER_IP" => self.security.login_attempts_per_minute_per_ip);
+        env_override!("MAX_CONCURRENT_PASSWORD_HASHES" => self.security.max_concurrent_password_hashes);
         if let Some(value) = lookup("LOG_FORMAT") {
             self.log.format = match value.trim() {
                 "pretty" => LogFormat::Pretty,
@@ -275,6 +307,35 @@ impl Settings {
         }
         if self.security.reveal_limit_per_minute == 0 {
             bail!("security.reveal_limit_per_minute (REVEAL_LIMIT_PER_MINUTE) must be at least 1");
+        }
+        let server = &self.server;
+        for (value, name) in [
+            (
+                server.header_read_timeout_seconds,
+                "server.header_read_timeout_seconds (HEADER_READ_TIMEOUT_SECONDS)",
+            ),
+            (
+                server.keep_alive_timeout_seconds,
+                "server.keep_alive_timeout_seconds (KEEP_ALIVE_TIMEOUT_SECONDS)",
+            ),
+            (
+                server.body_read_timeout_seconds,
+                "server.body_read_timeout_seconds (BODY_READ_TIMEOUT_SECONDS)",
+            ),
+        ] {
+            if value == 0 {
+                bail!("{name} must be at least 1");
+            }
+        }
+        if server.max_request_body_bytes == 0 || server.max_connections == 0 {
+            bail!("server.max_request_body_bytes (MAX_REQUEST_BODY_BYTES) and server.max_connections (SERVER_MAX_CONNECTIONS) must be positive");
+        }
+        let security = &self.security;
+        if security.login_attempts_per_minute_per_account == 0
+            || security.login_attempts_per_minute_per_ip == 0
+            || security.max_concurrent_password_hashes == 0
+        {
+            bail!("security.login_attempts_per_minute_per_account, security.login_attempts_per_minute_per_ip and security.max_concurrent_password_hashes must be at least 1");
         }
         Ok(self)
     }

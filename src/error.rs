@@ -39,13 +39,20 @@ pub enum AppError {
     /// The database could not be reached or timed out: worth retrying later.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// A bounded resource (e.g. password hashing) stayed busy: worth retrying shortly.
+    #[error("server busy; retry shortly")]
+    Busy,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
 
-fn retry_after_seconds(wait: Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+/// `Retry-After` for a wait: whole seconds, rounded up, at least 1.
+pub fn retry_after_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
+
+/// `Retry-After` when the database is unavailable.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
 
 impl AppError {
     pub fn status_code(&self) -> StatusCode {
@@ -57,7 +64,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,20 +87,22 @@ impl AppError {
     /// Seconds to put in `Retry-After`, when the client should retry.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            AppError::RateLimited { retry_after } => Some(retry_after_seconds(*retry_after).max(1)),
-            AppError::Unavailable(_) => Some(5),
+            AppError::RateLimited { retry_after } => Some(retry_after_seconds(*retry_after)),
+            AppError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
+            AppError::Busy => Some(1),
             _ => None,
         }
     }
 }
 
 impl From<sqlx::Error> for AppError {
+    /// Transient database failures (see `db::is_transient`) are 503 here as on the webhook
+    /// route; anything else is a bug (500).
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                AppError::Unavailable(err)
-            }
-            other => AppError::Internal(other.into()),
+        if crate::db::is_transient(&err) {
+            AppError::Unavailable(err)
+        } else {
+            AppError::Internal(err.into())
         }
     }
 }

@@ -4,20 +4,11 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::{
-    http::{HeaderName, Request},
-    middleware,
-    routing::get,
-    Router,
-};
+use axum::{middleware, routing::get, Router};
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tower_http::{
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer},
-};
 
 use crate::{
     app::{shell, App},
@@ -35,8 +26,6 @@ use crate::{
     },
     state::{AppState, Limits, WorkerCount},
 };
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub struct Application {
     listener: TcpListener,
@@ -157,16 +146,29 @@ impl Application {
             public_base_url = %self.state.settings.server.public_base_url,
             "listening"
         );
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("server error")?;
+        let server = &self.state.settings.server;
+        let limits = routes::serve::ConnectionLimits {
+            header_read_timeout: Duration::from_secs(server.header_read_timeout_seconds),
+            keep_alive_timeout: Duration::from_secs(server.keep_alive_timeout_seconds),
+            max_connections: server.max_connections,
+        };
+        let stopping = Arc::new(std::sync::OnceLock::new());
+        let shutdown = {
+            let stopping = stopping.clone();
+            async move {
+                shutdown.await;
+                let _ = stopping.set(tokio::time::Instant::now());
+            }
+        };
+        routes::serve::serve(self.listener, self.router, limits, shutdown, grace).await;
         let _ = self.stop_listening.send(true);
         let _ = self.listening.await;
-        self.workers.shutdown(grace).await;
+        // One grace period for both: requests and running jobs finish side by side.
+        self.workers
+            .shutdown(
+                grace.saturating_sub(stopping.get().map_or(Duration::ZERO, |at| at.elapsed())),
+            )
+            .await;
         self.state.pool.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -222,7 +224,7 @@ fn router(state: AppState) -> Router {
     let leptos_routes = generate_route_list(App);
     let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
-    Router::new()
+    let app = Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::metrics::scrape))
@@ -237,35 +239,13 @@ fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            routes::csrf::refuse_cross_site,
+            routes::request_body::read_within_limits,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            routes::transport::identify,
-        ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(
-            TraceLayer::new_for_http()
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
-                // 5xx are logged where they arise (an internal error at error, an unavailable
-                // database at warn); a second line at error here would only be noise.
-                .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN))
-                .make_span_with(|request: &Request<_>| {
-                    let request_id = request
-                        .headers()
-                        .get(&REQUEST_ID)
-                        .and_then(|value| value.to_str().ok())
-                        .unwrap_or("");
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                        request_id,
-                    )
-                }),
-        )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .with_state(state)
+            routes::csrf::refuse_cross_site,
+        ));
+    routes::edge(app, &state).with_state(state)
 }
 
 async fn shutdown_signal() {

@@ -1,20 +1,25 @@
 use leptos::prelude::*;
 
-use crate::domain::{ApiError, CurrentUser};
+use crate::domain::{ApiError, CurrentUser, Password};
 
 /// Signs in and sets the session cookie; then sends the browser to `next` (a local path).
 /// Works as a plain HTML form post too, before the page has hydrated.
 #[server(prefix = "/api/fn", endpoint = "login")]
-pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), ApiError> {
-    use axum::http::{header, HeaderValue};
+pub async fn login(
+    email: String,
+    password: Password,
+    next: Option<String>,
+) -> Result<(), ApiError> {
+    use axum::http::{header, request::Parts, HeaderValue};
     use leptos_axum::ResponseOptions;
 
     use super::context::{fail, state};
-    use crate::services::auth;
+    use crate::{routes::transport::ClientInfo, services::auth};
 
     let state = state()?;
     let ttl_hours = state.settings.security.session_ttl_hours;
-    let session = auth::login(&state.pool, ttl_hours, &email, &password)
+    let source_ip = use_context::<Parts>().and_then(|parts| ClientInfo::ip_of(&parts.extensions));
+    let session = auth::login(&state, &email, password, source_ip.as_deref())
         .await
         .map_err(fail)?;
     let cookie = auth::session_cookie(&state.settings, &session.token, i64::from(ttl_hours) * 3600);
@@ -28,10 +33,19 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     Ok(())
 }
 
-/// Only local paths, so a crafted link cannot send a fresh session elsewhere.
+/// Only local paths of a strict character set, so a crafted link cannot send a fresh
+/// session elsewhere (`//host`, `/\\host`, or `/\t/host`, which browsers read as `//host`)
+/// and cannot break the `Location` header (control characters). Anything else: `/agents`.
 pub fn safe_next(next: Option<&str>) -> String {
+    const MAX_CHARS: usize = 1024;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "/-._~?=&%+,:@".contains(c);
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        Some(path)
+            if path.len() <= MAX_CHARS
+                && path.starts_with('/')
+                && !path.starts_with("//")
+                && path.chars().all(allowed) =>
+        {
             path.to_owned()
         }
         _ => "/agents".to_owned(),
@@ -50,7 +64,7 @@ pub async fn logout() -> Result<(), ApiError> {
     let headers: HeaderMap = leptos_axum::extract()
         .await
         .map_err(|err| fail(crate::error::AppError::internal(anyhow::anyhow!("{err}"))))?;
-    if let Some(token) = cookie(&headers, auth::SESSION_COOKIE) {
+    if let Some(token) = cookie(&headers, auth::session_cookie_name(&state.settings)) {
         auth::logout(&state.pool, token).await.map_err(fail)?;
     }
     if let Some(response) = use_context::<ResponseOptions>() {
@@ -96,6 +110,19 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/agents");
         assert_eq!(safe_next(Some("https://evil.example")), "/agents");
         assert_eq!(safe_next(Some("/\\evil.example")), "/agents");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/agents");
+        assert_eq!(safe_next(Some("/agents\r\nSet-Cookie: x=1")), "/agents");
+        assert_eq!(safe_next(Some("/agents\n")), "/agents");
+        assert_eq!(safe_next(Some("/%2F%2Fevil")), "/%2F%2Fevil");
+        assert_eq!(
+            safe_next(Some("/agents?tab=audit&x=1")),
+            "/agents?tab=audit&x=1"
+        );
+        assert_eq!(
+            safe_next(Some(&format!("/{}", "a".repeat(2000)))),
+            "/agents"
+        );
+        assert_eq!(safe_next(Some("/ünïcode")), "/agents");
         assert_eq!(safe_next(None), "/agents");
     }
 }

@@ -4,12 +4,18 @@ use uuid::Uuid;
 
 use crate::domain::{ApiError, Execution, ExecutionPage, TestWebhookResult};
 
-/// Signs `payload` with the agent's secret and sends it through the real webhook route.
+/// Signs `payload` the way the agent accepts deliveries and sends it through the real
+/// webhook route, as if from the admin's own address.
 #[server(prefix = "/api/fn", endpoint = "send_test_webhook", input = Json)]
 pub async fn send_test_webhook(id: Uuid, payload: String) -> Result<TestWebhookResult, ApiError> {
     use super::context::{fail, principal};
+    use crate::routes::webhook::test_sender::{self, Caller};
+
     let (state, principal) = principal().await?;
-    crate::services::test_webhook::send(&state, &principal, id, payload)
+    let caller = use_context::<axum::http::request::Parts>()
+        .map(|parts| Caller::of(&parts))
+        .unwrap_or_default();
+    test_sender::send(&state, &principal, &caller, id, payload)
         .await
         .map_err(fail)
 }

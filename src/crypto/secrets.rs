@@ -12,6 +12,8 @@ use std::fmt;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use subtle::ConstantTimeEq;
 
+use super::signature::{self, SignatureError};
+
 /// What the UI and logs show in place of a secret.
 pub const MASKED: &str = "••••••••";
 
@@ -78,8 +80,35 @@ impl WebhookSecret {
     /// It is the UTF-8 bytes of [`Self::to_base64`], not the decoded bytes: GitHub-style senders
     /// take the secret as an opaque string pasted into a form and key their HMAC with its
     /// bytes. Using the same text on our side is what makes a pasted secret just work.
-    pub fn hub_key(&self) -> Vec<u8> {
+    pub(in crate::crypto) fn hub_key(&self) -> Vec<u8> {
         self.to_base64().into_bytes()
+    }
+
+    /// `sha256=<hex>`: the `X-Hub-Signature-256` of `body` under this secret.
+    pub fn sign_hub(&self, body: &[u8]) -> String {
+        signature::hub_signature(&self.hub_key(), body)
+    }
+
+    /// Checks an `X-Hub-Signature-256` header value, in constant time.
+    pub fn verify_hub(&self, body: &[u8], header: &str) -> Result<(), SignatureError> {
+        signature::verify_hub_signature(&self.hub_key(), body, header)
+    }
+
+    /// `v1,<base64>`: the Standard Webhooks `webhook-signature` of a message.
+    pub fn sign_standard(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
+        signature::standard_webhooks::sign(&self.0, msg_id, timestamp, body)
+    }
+
+    /// Checks Standard Webhooks headers (timestamp within tolerance of `now`, any `v1` entry).
+    pub fn verify_standard(
+        &self,
+        msg_id: &str,
+        timestamp: &str,
+        signatures: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), SignatureError> {
+        signature::standard_webhooks::verify(&self.0, msg_id, timestamp, signatures, body, now)
     }
 
     /// The Standard Webhooks spelling: `whsec_` + standard base64 of the 32 bytes.
@@ -97,7 +126,7 @@ impl WebhookSecret {
     }
 
     /// The raw 32 bytes: the Standard Webhooks HMAC key, and what tenant keys encrypt.
-    pub fn as_bytes(&self) -> &[u8; SECRET_LEN] {
+    pub(in crate::crypto) fn as_bytes(&self) -> &[u8; SECRET_LEN] {
         &self.0
     }
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod deliveries;
 pub mod executions;
 pub mod health;
+pub mod jsonb;
 pub mod queue_probes;
 pub mod sessions;
 pub mod tasks;

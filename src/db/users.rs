@@ -1,12 +1,24 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct UserRow {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub email: String,
     pub password_hash: String,
+}
+
+/// The hash stays out of `Debug`: an offline guessing attack needs nothing more.
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("tenant_id", &self.tenant_id)
+            .field("email", &self.email)
+            .field("password_hash", &"[redacted]")
+            .finish()
+    }
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, user: &UserRow) -> Result<(), sqlx::Error> {

@@ -20,6 +20,12 @@ pub enum AuditAction {
     SecretRegenerated,
     #[serde(rename = "webhook.signature_failed")]
     WebhookSignatureFailed,
+    #[serde(rename = "webhook.test_sent")]
+    WebhookTestSent,
+    #[serde(rename = "auth.login_succeeded")]
+    LoginSucceeded,
+    #[serde(rename = "auth.login_failed")]
+    LoginFailed,
 }
 
 impl AuditAction {
@@ -32,6 +38,9 @@ impl AuditAction {
             Self::SecretRevealDenied => "secret.reveal_denied",
             Self::SecretRegenerated => "secret.regenerated",
             Self::WebhookSignatureFailed => "webhook.signature_failed",
+            Self::WebhookTestSent => "webhook.test_sent",
+            Self::LoginSucceeded => "auth.login_succeeded",
+            Self::LoginFailed => "auth.login_failed",
         }
     }
 }

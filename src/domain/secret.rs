@@ -38,3 +38,25 @@ pub struct SecretRegenerated {
     /// When the previous secret stops verifying; null when it stopped at once.
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
 }
+
+/// A password on its way to be checked or hashed. `Debug` never prints it, so a logged
+/// request or server-function argument cannot leak it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(password: impl Into<String>) -> Self {
+        Self(password.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}

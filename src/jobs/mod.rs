@@ -2,7 +2,7 @@
 //!
 //! fang provides the task format (`AsyncRunnable`, stored as typetag JSON in `fang_tasks`)
 //! and the queue bookkeeping (retry scheduling, failing, removing). Three things it lacks
-//! we add here, see `../shared/ARCHITECTURE.md`:
+//! we add here, see `docs/architecture.md`:
 //! - tasks are rebuilt from JSON and cannot carry state, so the worker runs each task inside
 //!   a task-local [`JobContext`] (the one documented place where tasks reach the database);
 //! - its fetch is not atomic, so we claim tasks with one `update ... skip locked`;

@@ -6,31 +6,48 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{tenants, Actor, Principal};
+use serde_json::json;
+
+use super::{audit, tenants, Actor, Principal};
 use crate::{
     crypto::{keyring::MasterKeyring, passwords, tokens},
     db::{self, users::UserRow},
+    domain::{AuditAction, Password},
     error::AppError,
+    state::AppState,
 };
 
+/// The session cookie's name over plain HTTP (local development).
 pub const SESSION_COOKIE: &str = "aw_session";
+/// Its name when the public URL is https: browsers accept a `__Host-` cookie only with
+/// `Secure`, `Path=/` and no `Domain`, so a sibling subdomain cannot plant or shadow it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-aw_session";
 const SESSION_TOKEN_PREFIX: &str = "aws_";
 const API_TOKEN_PREFIX: &str = "awt_";
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
+pub fn session_cookie_name(settings: &crate::config::Settings) -> &'static str {
+    if settings.serves_https() {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
 /// The `Set-Cookie` value of a session (empty value and 0 max-age to clear it): HttpOnly,
-/// SameSite=Strict, and Secure when the public URL is https.
+/// SameSite=Strict, and `__Host-` + Secure when the public URL is https.
 pub fn session_cookie(
     settings: &crate::config::Settings,
     value: &str,
     max_age_seconds: i64,
 ) -> String {
+    let name = session_cookie_name(settings);
     let secure = if settings.serves_https() {
         "; Secure"
     } else {
         ""
     };
-    format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_seconds}{secure}")
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_seconds}{secure}")
 }
 
 pub fn parse_email(raw: &str) -> Result<String, AppError> {
@@ -56,14 +73,18 @@ async fn hash_password(password: String) -> Result<String, AppError> {
         .map_err(AppError::internal)
 }
 
-async fn verify_password(password: String, hash: String) -> Result<bool, AppError> {
-    tokio::task::spawn_blocking(move || passwords::verify_password(&password, &hash))
-        .await
-        .map_err(AppError::internal)
+/// Checks `password` against `hash`, or against a decoy hash when the account is unknown
+/// (so a wrong email costs the same time as a wrong password). Off the async runtime.
+async fn verify_password(password: Password, hash: Option<String>) -> Result<bool, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let hash = hash.unwrap_or_else(decoy_hash);
+        passwords::verify_password(password.expose(), &hash)
+    })
+    .await
+    .map_err(AppError::internal)
 }
 
-/// A real hash to verify against when the email is unknown, so that a wrong email costs
-/// the same time as a wrong password.
+/// A real hash to verify against when the email is unknown.
 fn decoy_hash() -> String {
     static DECOY: OnceLock<String> = OnceLock::new();
     DECOY
@@ -74,38 +95,94 @@ fn decoy_hash() -> String {
         .clone()
 }
 
+/// How long a sign-in waits for a free password-hashing slot before the server says busy.
+const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub struct NewSession {
     pub token: String,
     pub expires_at: DateTime<Utc>,
     pub user: UserRow,
 }
 
+/// Signs an administrator in. In order, so that guessing costs the guesser and not the
+/// server: the client address's and the account's attempt budgets (429 before any hashing),
+/// a bounded number of concurrent password hashes (503 when they stay busy), then the
+/// check itself. Successes and failures of known accounts go to their tenant's audit log
+/// (never the password); unknown emails only to the log, since they belong to no tenant.
 pub async fn login(
-    pool: &PgPool,
-    session_ttl_hours: u32,
+    state: &AppState,
     email: &str,
-    password: &str,
+    password: Password,
+    source_ip: Option<&str>,
 ) -> Result<NewSession, AppError> {
-    let email = parse_email(email).map_err(|_| AppError::InvalidCredentials)?;
-    let user = db::users::find_by_email(pool, &email).await?;
-    let hash = user
-        .as_ref()
-        .map_or_else(decoy_hash, |user| user.password_hash.clone());
-    let matches = verify_password(password.to_owned(), hash).await?;
-    let user = match user {
-        Some(user) if matches => user,
-        _ => return Err(AppError::InvalidCredentials),
+    let email = email.trim().to_lowercase();
+    if let Err(retry_after) = state.limits.take_login(source_ip, &email) {
+        tracing::warn!(
+            source_ip = source_ip.unwrap_or("unknown"),
+            "sign-in throttled"
+        );
+        return Err(AppError::RateLimited { retry_after });
+    }
+    let email = parse_email(&email).map_err(|_| AppError::InvalidCredentials)?;
+    let user = db::users::find_by_email(&state.pool, &email).await?;
+    let matches = {
+        let _slot = tokio::time::timeout(HASHING_WAIT, state.limits.password_hashes.acquire())
+            .await
+            .map_err(|_| AppError::Busy)?
+            .map_err(|_| AppError::Busy)?;
+        verify_password(
+            password,
+            user.as_ref().map(|user| user.password_hash.clone()),
+        )
+        .await?
     };
+    let Some(user) = user else {
+        tracing::warn!(
+            source_ip = source_ip.unwrap_or("unknown"),
+            "sign-in failed: unknown account"
+        );
+        return Err(AppError::InvalidCredentials);
+    };
+    let principal = Principal {
+        tenant_id: user.tenant_id,
+        actor: Actor::User(user.id),
+        source_ip: source_ip.map(str::to_owned),
+    };
+    if !matches {
+        tracing::warn!(user_id = %user.id, source_ip = source_ip.unwrap_or("unknown"), "sign-in failed");
+        audit::record(
+            &state.pool,
+            &principal,
+            AuditAction::LoginFailed,
+            None,
+            "failure",
+            json!({ "reason": "wrong_password" }),
+        )
+        .await?;
+        return Err(AppError::InvalidCredentials);
+    }
     let token = tokens::random_token(SESSION_TOKEN_PREFIX);
-    let expires_at = Utc::now() + Duration::hours(i64::from(session_ttl_hours));
+    let ttl_hours = state.settings.security.session_ttl_hours;
+    let expires_at = Utc::now() + Duration::hours(i64::from(ttl_hours));
+    let mut tx = state.pool.begin().await?;
     db::sessions::insert(
-        pool,
+        &mut *tx,
         &tokens::token_hash(&token),
         user.id,
         user.tenant_id,
         expires_at,
     )
     .await?;
+    audit::record(
+        &mut *tx,
+        &principal,
+        AuditAction::LoginSucceeded,
+        None,
+        "success",
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(NewSession {
         token,
         expires_at,

@@ -15,7 +15,11 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use uuid::Uuid;
 
 use crate::{
-    db::{self, deliveries::Claim, executions::NewExecution},
+    db::{
+        self,
+        deliveries::{Claim, NewDelivery},
+        executions::NewExecution,
+    },
     jobs::{execute::ExecuteAgent, TASK_TYPE},
 };
 
@@ -30,14 +34,33 @@ pub struct Accepted {
     pub tenant_id: Uuid,
     pub agent_id: Uuid,
     pub raw_body: Vec<u8>,
-    pub delivery_id: Option<String>,
+    pub delivery: Option<DeliveryId>,
 }
 
-/// The execution that answers a delivery, and whether this delivery created it.
+/// A sender's delivery id, bound to the SHA-256 of the body it came with.
+pub struct DeliveryId {
+    pub id: String,
+    pub body_sha256: [u8; 32],
+}
+
+/// What a delivery turned into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Recorded {
-    pub execution_id: Uuid,
-    pub new: bool,
+pub enum Recorded {
+    /// This delivery created the execution.
+    Created(Uuid),
+    /// Its delivery id was seen with the same body: the execution of the first one.
+    Duplicate(Uuid),
+    /// Its delivery id was seen with a different body: nothing recorded.
+    Conflict,
+}
+
+impl Recorded {
+    fn created(&self) -> Option<Uuid> {
+        match self {
+            Recorded::Created(id) => Some(*id),
+            _ => None,
+        }
+    }
 }
 
 /// Shared by every request of a failed commit.
@@ -134,80 +157,82 @@ async fn write_batch(pool: &sqlx::PgPool, items: &[Accepted]) -> Vec<Result<Reco
 async fn commit(pool: &sqlx::PgPool, items: &[Accepted]) -> Result<Vec<Recorded>, sqlx::Error> {
     let mut answers: Vec<Recorded> = items
         .iter()
-        .map(|_| Recorded {
-            execution_id: Uuid::new_v4(),
-            new: true,
-        })
+        .map(|_| Recorded::Created(Uuid::new_v4()))
         .collect();
-
-    // Delivery ids: the first request of each (agent, id) in the batch claims it; the others
-    // answer with whatever that claim finds.
-    let mut first_of: HashMap<(Uuid, &str), usize> = HashMap::new();
-    let mut followers: Vec<(usize, usize)> = Vec::new();
-    for (index, item) in items.iter().enumerate() {
-        if let Some(delivery_id) = item.delivery_id.as_deref() {
-            match first_of.entry((item.agent_id, delivery_id)) {
-                std::collections::hash_map::Entry::Occupied(first) => {
-                    followers.push((index, *first.get()))
-                }
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(index);
-                }
-            }
-        }
-    }
-    let mut claimants: Vec<usize> = first_of.into_values().collect();
 
     let new_rows = |answers: &[Recorded]| -> Vec<NewExecution<'_>> {
         items
             .iter()
             .zip(answers)
-            .filter(|(_, answer)| answer.new)
-            .map(|(item, answer)| NewExecution {
-                id: answer.execution_id,
-                tenant_id: item.tenant_id,
-                agent_id: item.agent_id,
-                raw_body: &item.raw_body,
-                delivery_id: item.delivery_id.as_deref(),
-                task_metadata: task_metadata(answer.execution_id),
+            .filter_map(|(item, answer)| {
+                answer.created().map(|id| NewExecution {
+                    id,
+                    tenant_id: item.tenant_id,
+                    agent_id: item.agent_id,
+                    raw_body: &item.raw_body,
+                    delivery_id: item.delivery.as_ref().map(|delivery| delivery.id.as_str()),
+                    task_metadata: task_metadata(id),
+                })
             })
             .collect()
     };
 
-    if claimants.is_empty() {
+    // Delivery ids: the first request of each (agent, id) in the batch claims it; every
+    // request of the group is then answered against whatever body the id is bound to.
+    let mut groups: HashMap<(Uuid, &str), Vec<usize>> = HashMap::new();
+    for (index, item) in items.iter().enumerate() {
+        if let Some(delivery) = &item.delivery {
+            groups
+                .entry((item.agent_id, delivery.id.as_str()))
+                .or_default()
+                .push(index);
+        }
+    }
+    if groups.is_empty() {
         // A single statement commits atomically on its own: one round trip.
         db::executions::insert_queued(pool, &new_rows(&answers), TASK_TYPE).await?;
         return Ok(answers);
     }
 
+    let mut groups: Vec<((Uuid, &str), Vec<usize>)> = groups.into_iter().collect();
     // Same lock order in every batch, so concurrent batches cannot deadlock.
-    claimants.sort_by_key(|&index| (items[index].agent_id, items[index].delivery_id.as_deref()));
-    let claims: Vec<(Uuid, &str, Uuid)> = claimants
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    let claims: Vec<NewDelivery<'_>> = groups
         .iter()
-        .map(|&index| {
-            let item = &items[index];
-            (
-                item.agent_id,
-                item.delivery_id.as_deref().unwrap_or_default(),
-                answers[index].execution_id,
-            )
+        .map(|((agent_id, delivery_id), members)| {
+            let first = members[0];
+            NewDelivery {
+                agent_id: *agent_id,
+                delivery_id,
+                execution_id: answers[first].created().expect("not answered yet"),
+                body_sha256: &items[first]
+                    .delivery
+                    .as_ref()
+                    .expect("grouped by delivery")
+                    .body_sha256,
+            }
         })
         .collect();
     let mut tx = pool.begin().await?;
     let outcomes = db::deliveries::claim(&mut tx, &claims).await?;
-    for (&index, outcome) in claimants.iter().zip(outcomes) {
-        if let Claim::Duplicate(existing) = outcome {
-            answers[index] = Recorded {
-                execution_id: existing,
-                new: false,
+    for ((_, members), (claim, outcome)) in groups.iter().zip(claims.iter().zip(outcomes)) {
+        let (execution_id, bound_hash, first_is_new) = match outcome {
+            Claim::New => (claim.execution_id, Some(claim.body_sha256.to_vec()), true),
+            Claim::Existing {
+                execution_id,
+                body_sha256,
+            } => (execution_id, body_sha256, false),
+        };
+        for (position, &index) in members.iter().enumerate() {
+            let hash = &items[index].delivery.as_ref().expect("grouped").body_sha256;
+            answers[index] = if first_is_new && position == 0 {
+                Recorded::Created(execution_id)
+            } else if bound_hash.as_deref().is_none_or(|bound| bound == hash) {
+                Recorded::Duplicate(execution_id)
+            } else {
+                Recorded::Conflict
             };
         }
-    }
-    for (index, first) in followers {
-        answers[index] = Recorded {
-            execution_id: answers[first].execution_id,
-            new: false,
-        };
     }
     let rows = new_rows(&answers);
     if !rows.is_empty() {

@@ -9,7 +9,6 @@ pub mod keys;
 pub mod schemas;
 pub mod secrets;
 pub mod tenants;
-pub mod test_webhook;
 pub mod webhook_targets;
 pub mod webhooks;
 

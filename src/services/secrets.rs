@@ -46,13 +46,7 @@ pub async fn reveal(
         .await?;
         return Err(AppError::RateLimited { retry_after });
     }
-    let sealed = db::triggers::sealed_secrets(&state.pool, agent_id)
-        .await?
-        .ok_or_else(no_trigger)?;
-    let tenant_key = keys::tenant_key(&state.pool, &state.keyring, principal.tenant_id).await?;
-    let secret = tenant_key
-        .decrypt_secret(&sealed.hmac_secret)
-        .map_err(AppError::internal)?;
+    let secret = open_current(state, principal.tenant_id, agent_id).await?;
     audit::record(
         &state.pool,
         principal,
@@ -66,6 +60,22 @@ pub async fn reveal(
         hmac_secret: secret.to_base64(),
         standard_webhooks_secret: secret.to_standard_webhooks(),
     })
+}
+
+/// The agent's current secret, opened with its tenant's key. The agent must exist in the
+/// tenant (callers check); a draft has no secret yet (409).
+pub async fn open_current(
+    state: &AppState,
+    tenant_id: Uuid,
+    agent_id: Uuid,
+) -> Result<WebhookSecret, AppError> {
+    let sealed = db::triggers::sealed_secrets(&state.pool, agent_id)
+        .await?
+        .ok_or_else(no_trigger)?;
+    let tenant_key = keys::tenant_key(&state.pool, &state.keyring, tenant_id).await?;
+    tenant_key
+        .decrypt_secret(&sealed.hmac_secret)
+        .map_err(AppError::internal)
 }
 
 /// Replaces the secret. With a grace period the previous one keeps verifying until it ends;

@@ -1,5 +1,5 @@
 //! Accepting a webhook, after the route has enforced size and content type. The order of
-//! checks is part of the contract (see ARCHITECTURE.md): agent, signature, status, JSON and
+//! checks is part of the contract (see docs/architecture.md): agent, signature, status, JSON and
 //! schema, rate limit, durable enqueue. Strangers learn nothing beyond "no such agent" or
 //! "bad signature".
 
@@ -7,18 +7,16 @@ use std::{sync::Arc, time::Duration};
 
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
     audit,
-    execution_writer::{Accepted, Recorded},
+    execution_writer::{Accepted, DeliveryId, Recorded},
     webhook_targets::{LoadError, Target},
 };
 use crate::{
-    crypto::{
-        secrets::WebhookSecret,
-        signature::{standard_webhooks, verify_hub_signature, SignatureError},
-    },
+    crypto::{secrets::WebhookSecret, signature::SignatureError},
     db,
     domain::{AuditAction, FieldError, WebhookAccepted},
     state::AppState,
@@ -53,6 +51,8 @@ pub enum WebhookError {
     DeliveryIdTooLong,
     #[error("Delivery id must be visible ASCII")]
     InvalidDeliveryId,
+    #[error("Delivery id reused with a different payload")]
+    DeliveryIdConflict,
     #[error("Rate limit exceeded")]
     RateLimited(Duration),
     #[error("Service temporarily unavailable")]
@@ -128,14 +128,7 @@ fn verify_signature(
             let timestamp = header(headers, "webhook-timestamp")?.ok_or(SignatureError::Missing)?;
             let mut outcome = Err(SignatureError::Mismatch);
             for secret in secrets {
-                outcome = standard_webhooks::verify(
-                    secret.as_bytes(),
-                    id,
-                    timestamp,
-                    signatures,
-                    body,
-                    now,
-                );
+                outcome = secret.verify_standard(id, timestamp, signatures, body, now);
                 if !matches!(outcome, Err(SignatureError::Mismatch)) {
                     break;
                 }
@@ -162,7 +155,7 @@ fn verify_signature(
     let result = hub.and_then(|value| {
         let mut outcome = Err(SignatureError::Mismatch);
         for secret in secrets {
-            outcome = verify_hub_signature(&secret.hub_key(), body, value);
+            outcome = secret.verify_hub(body, value);
             if !matches!(outcome, Err(SignatureError::Mismatch)) {
                 break;
             }
@@ -257,6 +250,9 @@ pub async fn accept(
     }
 
     let payload: Value = serde_json::from_slice(&body).map_err(|_| WebhookError::InvalidJson)?;
+    if !db::jsonb::can_store(&body) {
+        return Err(WebhookError::InvalidJson);
+    }
     if let Some(validator) = &target.validator {
         let violations = super::schemas::violations(validator, &payload);
         if !violations.is_empty() {
@@ -274,26 +270,36 @@ pub async fn accept(
             .map_err(WebhookError::RateLimited)?;
     }
 
-    let Recorded { execution_id, new } = state
+    let delivery = delivery_id.map(|id| DeliveryId {
+        id,
+        body_sha256: Sha256::digest(&body).into(),
+    });
+    let recorded = state
         .executions
         .record(Accepted {
             tenant_id: target.tenant_id,
             agent_id,
             raw_body: body,
-            delivery_id,
+            delivery,
         })
         .await
-        .map_err(
-            |err| match err.as_database_error().and_then(|db| db.code()) {
-                // Valid JSON that Postgres cannot store (a \u0000 escape in a string).
-                Some(code) if code == "22P05" => WebhookError::InvalidJson,
+        .map_err(|err| {
+            match err.as_database_error().and_then(|db| db.code()) {
+                // A data exception: valid JSON that jsonb refused in a way `can_store` did
+                // not foresee. The sender's fault, and Postgres's message quotes the
+                // payload, so it is neither logged nor sent.
+                Some(code) if code.starts_with("22") => WebhookError::InvalidJson,
                 _ => err.into(),
-            },
-        )?;
-    if new {
-        state.metrics.execution("queued");
+            }
+        })?;
+    match recorded {
+        Recorded::Created(execution_id) => {
+            state.metrics.execution("queued");
+            Ok(WebhookAccepted::queued(execution_id))
+        }
+        Recorded::Duplicate(execution_id) => Ok(WebhookAccepted::queued(execution_id)),
+        Recorded::Conflict => Err(WebhookError::DeliveryIdConflict),
     }
-    Ok(WebhookAccepted::queued(execution_id))
 }
 
 /// Audits and logs a failed verification, at most a few per agent and minute. Never the
@@ -335,7 +341,6 @@ mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
-    use crate::crypto::signature::hub_signature;
 
     fn secret() -> WebhookSecret {
         WebhookSecret::generate()
@@ -353,10 +358,7 @@ mod tests {
     fn hub_signatures_use_the_base64_text_as_key_and_accept_the_previous_secret() {
         let (current, previous) = (secret(), secret());
         let body = br#"{"a":1}"#;
-        let signed_with_previous = headers(&[(
-            "x-hub-signature-256",
-            hub_signature(&previous.hub_key(), body),
-        )]);
+        let signed_with_previous = headers(&[("x-hub-signature-256", previous.sign_hub(body))]);
         let both = [&current, &previous];
         assert!(
             verify_signature(&signed_with_previous, body, &both, false, 0)
@@ -368,10 +370,7 @@ mod tests {
                 .1
                 .is_err()
         );
-        let alias = headers(&[(
-            "x-webhook-signature",
-            hub_signature(&current.hub_key(), body),
-        )]);
+        let alias = headers(&[("x-webhook-signature", current.sign_hub(body))]);
         assert_eq!(
             verify_signature(&alias, body, &both, false, 0).0,
             Scheme::HubSignature
@@ -384,7 +383,7 @@ mod tests {
         let key = secret();
         let body = b"{}";
         let now = 1_700_000_000;
-        let signature = standard_webhooks::sign(key.as_bytes(), "msg_1", now, body);
+        let signature = key.sign_standard("msg_1", now, body);
         let good = headers(&[
             ("webhook-id", "msg_1".into()),
             ("webhook-timestamp", now.to_string()),
@@ -412,7 +411,7 @@ mod tests {
     #[test]
     fn require_timestamp_refuses_hub_only_deliveries() {
         let key = secret();
-        let hub = headers(&[("x-hub-signature-256", hub_signature(&key.hub_key(), b"{}"))]);
+        let hub = headers(&[("x-hub-signature-256", key.sign_hub(b"{}"))]);
         let (_, result) = verify_signature(&hub, b"{}", &[&key], true, 0);
         assert!(matches!(result, Err(VerifyFailure::TimestampRequired)));
     }

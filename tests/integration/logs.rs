@@ -1,5 +1,5 @@
 //! Structured logs: with LOG_FORMAT=json every line is a JSON object, and the lines of a
-//! request carry its request id.
+//! request carry its request id. Logs go to stderr (stdout is for commands' output, see cli.rs).
 
 use std::{
     io::{BufRead, BufReader},
@@ -32,14 +32,14 @@ async fn json_logs_carry_the_request_id() {
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
-    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = lines_tx.send(line);
         }
     });

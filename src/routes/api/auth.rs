@@ -7,19 +7,17 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, SourceIp};
 use crate::{
-    error::AppError,
-    routes::csrf::cookie,
-    services::auth::{self, SESSION_COOKIE},
-    state::AppState,
+    domain::Password, error::AppError, routes::csrf::cookie, services::auth, state::AppState,
 };
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: Password,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -41,13 +39,16 @@ fn session_cookie(state: &AppState, value: &str, max_age_seconds: i64) -> Header
 /// Signs an administrator in and sets the session cookie.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, description = "Wrong email or password"),
-        (status = 403, description = "Cross-site request")))]
+        (status = 403, description = "Cross-site request"),
+        (status = 429, description = "Too many sign-in attempts from this address or for this account; see Retry-After"),
+        (status = 503, description = "Password checks busy; see Retry-After")))]
 pub async fn login(
     State(state): State<AppState>,
+    SourceIp(source_ip): SourceIp,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, AppError> {
     let ttl_hours = state.settings.security.session_ttl_hours;
-    let session = auth::login(&state.pool, ttl_hours, &body.email, &body.password).await?;
+    let session = auth::login(&state, &body.email, body.password, source_ip.as_deref()).await?;
     let cookie = session_cookie(&state, &session.token, i64::from(ttl_hours) * 3600);
     Ok((
         [(header::SET_COOKIE, cookie)],
@@ -66,7 +67,7 @@ pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(token) = cookie(&headers, auth::session_cookie_name(&state.settings)) {
         auth::logout(&state.pool, token).await?;
     }
     Ok((

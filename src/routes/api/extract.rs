@@ -29,7 +29,9 @@ impl FromRequestParts<AppState> for Principal {
                 .and_then(|value| value.strip_prefix("Bearer "))
                 .ok_or(AppError::Unauthenticated)?;
             auth::authenticate_api_token(&state.pool, token.trim()).await?
-        } else if let Some(token) = cookie(&parts.headers, auth::SESSION_COOKIE) {
+        } else if let Some(token) =
+            cookie(&parts.headers, auth::session_cookie_name(&state.settings))
+        {
             auth::authenticate_session(&state.pool, token).await?
         } else {
             None
@@ -40,6 +42,17 @@ impl FromRequestParts<AppState> for Principal {
                 ..principal
             })
             .ok_or(AppError::Unauthenticated)
+    }
+}
+
+/// The client address of the request (see `transport`), when known.
+pub struct SourceIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(SourceIp(ClientInfo::ip_of(&parts.extensions)))
     }
 }
 

@@ -1,6 +1,9 @@
 //! `POST /agents/{agent_id}/webhook`: the route external systems call. This layer enforces
 //! what can be decided before the body is read (size, content type, read timeout); the
-//! service does the rest.
+//! service does the rest. `test_sender` is the admin UI's "Send Test Webhook", which goes
+//! through this same route.
+
+pub mod test_sender;
 
 use std::time::Duration;
 
@@ -15,6 +18,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::{
     domain::WebhookErrorBody,
+    error::{retry_after_seconds, UNAVAILABLE_RETRY_AFTER_SECONDS},
     routes::transport::ClientInfo,
     services::webhooks::{self, WebhookError},
     state::AppState,
@@ -23,6 +27,14 @@ use crate::{
 /// The webhook route alone, so that the admin UI's test sender reaches the very same handler.
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new().route("/agents/{agent_id}/webhook", axum::routing::post(receive))
+}
+
+/// Whether `path` is a webhook URL (`/agents/{agent_id}/webhook`), which reads its own body
+/// and is authenticated by its signature rather than by a session.
+pub fn is_webhook_path(path: &str) -> bool {
+    path.strip_prefix("/agents/")
+        .and_then(|rest| rest.strip_suffix("/webhook"))
+        .is_some_and(|agent_id| !agent_id.is_empty() && !agent_id.contains('/'))
 }
 
 #[utoipa::path(post, path = "/agents/{agent_id}/webhook", tag = "webhook",
@@ -36,6 +48,7 @@ pub fn router() -> axum::Router<AppState> {
         (status = 401, body = WebhookErrorBody, description = "Invalid HMAC signature / Request expired"),
         (status = 403, body = WebhookErrorBody, description = "Agent is not active"),
         (status = 404, body = WebhookErrorBody, description = "Agent not found"),
+        (status = 409, body = WebhookErrorBody, description = "Delivery id reused with a different payload"),
         (status = 405, description = "Only POST"),
         (status = 408, body = WebhookErrorBody, description = "Body not received in time"),
         (status = 413, body = WebhookErrorBody, description = "Payload too large"),
@@ -141,17 +154,21 @@ fn error_response(err: WebhookError) -> Response {
         | WebhookError::Expired
         | WebhookError::TimestampRequired => (StatusCode::UNAUTHORIZED, None),
         WebhookError::AgentNotActive => (StatusCode::FORBIDDEN, None),
+        WebhookError::DeliveryIdConflict => (StatusCode::CONFLICT, None),
         WebhookError::InvalidJson
         | WebhookError::ValidationFailed(_)
         | WebhookError::DeliveryIdTooLong
         | WebhookError::InvalidDeliveryId => (StatusCode::BAD_REQUEST, None),
         WebhookError::RateLimited(wait) => (
             StatusCode::TOO_MANY_REQUESTS,
-            Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
+            Some(retry_after_seconds(*wait)),
         ),
         WebhookError::Unavailable(source) => {
             tracing::warn!(error = %source, "webhook refused: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, Some(5))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
+            )
         }
         WebhookError::Internal(source) => {
             tracing::error!(error = ?source, "webhook failed");
@@ -169,7 +186,7 @@ fn error_response(err: WebhookError) -> Response {
     if let Some(seconds) = retry_after {
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
