@@ -50,6 +50,9 @@ pub struct ServerSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: Redacted<String>,
+    /// Where the webhook target cache LISTENs (default: `url`); a direct or session-pooled
+    /// connection when `url` goes through a transaction-mode pooler.
+    pub listen_url: Option<Redacted<String>>,
     pub max_connections: u32,
     pub acquire_timeout_seconds: u64,
 }
@@ -73,6 +76,9 @@ pub struct WebhookSettings {
     /// How long an agent's decrypted secrets and compiled schema may be reused without
     /// reading the database (changes are also pushed at once, see `webhook_targets`); 0 = off.
     pub target_cache_seconds: u64,
+    /// The cache pings itself through its LISTEN connection this often, and stops serving
+    /// when a ping takes longer than this to come back.
+    pub target_cache_heartbeat_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +132,7 @@ impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
             url: Redacted("postgres://postgres@127.0.0.1:5432/agent_webhooks".into()),
+            listen_url: None,
             max_connections: 20,
             acquire_timeout_seconds: 3,
         }
@@ -151,6 +158,7 @@ impl Default for WebhookSettings {
             max_body_bytes: 1_048_576,
             read_timeout_seconds: 10,
             target_cache_seconds: 60,
+            target_cache_heartbeat_seconds: 5,
         }
     }
 }
@@ -231,6 +239,10 @@ impl Settings {
         env_override!("MAX_REQUEST_BODY_BYTES" => self.server.max_request_body_bytes);
         env_override!("SERVER_MAX_CONNECTIONS" => self.server.max_connections);
         env_override!("DATABASE_URL" => self.database.url.0);
+        if let Some(value) = lookup("DATABASE_LISTEN_URL") {
+            let value = value.trim();
+            self.database.listen_url = (!value.is_empty()).then(|| Redacted(value.to_owned()));
+        }
         env_override!("DATABASE_MAX_CONNECTIONS" => self.database.max_connections);
         env_override!("DATABASE_ACQUIRE_TIMEOUT_SECONDS" => self.database.acquire_timeout_seconds);
         env_override!("WORKERS" => self.workers.count);
@@ -241,6 +253,7 @@ impl Settings {
         env_override!("WEBHOOK_MAX_BODY_BYTES" => self.webhooks.max_body_bytes);
         env_override!("WEBHOOK_READ_TIMEOUT_SECONDS" => self.webhooks.read_timeout_seconds);
         env_override!("WEBHOOK_TARGET_CACHE_SECONDS" => self.webhooks.target_cache_seconds);
+        env_override!("WEBHOOK_TARGET_CACHE_HEARTBEAT_SECONDS" => self.webhooks.target_cache_heartbeat_seconds);
         env_override!("DEFAULT_RATE_LIMIT_PER_MINUTE" => self.webhooks.default_rate_limit_per_minute);
         if let Some(value) = lookup("MASTER_KEYS") {
             self.security.master_keys = value
@@ -294,6 +307,14 @@ impl Settings {
         }
         if self.workers.reaper_interval_seconds == 0 {
             bail!("workers.reaper_interval_seconds (REAPER_INTERVAL_SECONDS) must be at least 1");
+        }
+        if self.webhooks.target_cache_heartbeat_seconds == 0 {
+            bail!("webhooks.target_cache_heartbeat_seconds (WEBHOOK_TARGET_CACHE_HEARTBEAT_SECONDS) must be at least 1");
+        }
+        if self.database.listen_url.as_ref().is_some_and(|url| {
+            !(url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://"))
+        }) {
+            bail!("database.listen_url (DATABASE_LISTEN_URL) must be a postgres:// URL");
         }
         if self.webhooks.max_body_bytes == 0 || self.webhooks.read_timeout_seconds == 0 {
             bail!("webhooks.max_body_bytes and webhooks.read_timeout_seconds must be positive");

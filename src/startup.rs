@@ -90,13 +90,15 @@ impl Application {
         let (stop_listening, stopped) = tokio::sync::watch::channel(false);
         let listening = tokio::spawn(webhook_targets::listen_for_changes(
             pool.clone(),
+            db::listener_pool(&settings.database)?,
             targets.clone(),
+            Duration::from_secs(settings.webhooks.target_cache_heartbeat_seconds),
             stopped,
         ));
         let state = AppState {
             leptos_options,
             executions: ExecutionWriter::start(
-                pool.clone(),
+                db::writer_pool(&settings.database, EXECUTION_WRITERS as u32)?,
                 EXECUTION_WRITERS,
                 metrics.commit_size.clone(),
             ),

@@ -85,21 +85,57 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
 /// execution instead of four: the flushes bounded the workers' throughput.
 const BOOKKEEPING: (&str, &str) = ("synchronous_commit", "off");
 
+/// The connection options of `url` (loopback without TLS unless asked).
+fn options_of(url: &str, setting: &str) -> anyhow::Result<PgConnectOptions> {
+    let options: PgConnectOptions = url
+        .parse()
+        .with_context(|| format!("{setting} is not a valid PostgreSQL URL"))?;
+    Ok(without_loopback_tls(options, url))
+}
+
 /// A pool for queue bookkeeping (see `BOOKKEEPING`), on an existing database.
 pub async fn connect_bookkeeping(
     settings: &DatabaseSettings,
     max_connections: u32,
 ) -> anyhow::Result<PgPool> {
-    let url = settings.url.expose();
-    let options: PgConnectOptions = url
-        .parse()
-        .context("database.url (DATABASE_URL) is not a valid PostgreSQL URL")?;
+    let options = options_of(settings.url.expose(), "database.url (DATABASE_URL)")?;
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
-        .connect_with(without_loopback_tls(options, url).options([BOOKKEEPING]))
+        .connect_with(options.options([BOOKKEEPING]))
         .await
         .context("cannot connect the queue's bookkeeping pool")
+}
+
+/// The connections that commit accepted webhooks, kept apart from the pool that serves
+/// lookups, sign-ins and the API: traffic that is not (yet) authenticated cannot take the
+/// connections an accepted webhook needs to be written. Connects lazily.
+pub fn writer_pool(settings: &DatabaseSettings, connections: u32) -> anyhow::Result<PgPool> {
+    let options = options_of(settings.url.expose(), "database.url (DATABASE_URL)")?;
+    Ok(PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
+        .connect_lazy_with(options))
+}
+
+/// The one connection the webhook target cache LISTENs on, at `database.listen_url` when
+/// set (a pooler in transaction mode cannot carry LISTEN, so it may point past one). The
+/// server side sends TCP keepalives on it, so a vanished client is noticed there; a
+/// vanished server is noticed by the cache's own heartbeat. Connects lazily.
+pub fn listener_pool(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
+    let (url, setting) = match &settings.listen_url {
+        Some(url) => (url.expose(), "database.listen_url (DATABASE_LISTEN_URL)"),
+        None => (settings.url.expose(), "database.url (DATABASE_URL)"),
+    };
+    let options = options_of(url, setting)?.options([
+        ("tcp_keepalives_idle", "10"),
+        ("tcp_keepalives_interval", "5"),
+        ("tcp_keepalives_count", "3"),
+    ]);
+    Ok(PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
+        .connect_lazy_with(options))
 }
 
 /// The same for fang's own pool, which takes a URL.
@@ -121,6 +157,20 @@ pub fn bookkeeping_url(url: &str) -> String {
         add("sslmode=disable");
     }
     url
+}
+
+/// `NOTIFY channel, payload`, committed at once.
+pub async fn notify(
+    db: impl sqlx::PgExecutor<'_>,
+    channel: &str,
+    payload: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_notify($1, $2)")
+        .bind(channel)
+        .bind(payload)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {

@@ -14,8 +14,19 @@
 //!   sent in between are lost;
 //! - entries also expire after `webhooks.target_cache_seconds` (0 disables the cache).
 //!
+//! - a silently dead LISTEN connection (half-open TCP) must not keep the cache serving: the
+//!   server sends TCP keepalives on it, and the process NOTIFYs itself on a private channel
+//!   every `webhooks.target_cache_heartbeat_seconds`; notifications arrive in commit order,
+//!   so a ping that comes back proves every earlier invalidation arrived too. A ping that
+//!   does not come back within the same interval stops the cache and reconnects.
+//!
 //! A load racing an invalidation must not put the old row back: every invalidation bumps
 //! an epoch, and a load stores its result only if the epoch did not move while it read.
+//!
+//! Strangers cost little: unknown agent ids are remembered for a few seconds (a negative
+//! entry, dropped by the same notifications when such an agent appears), a miss loads an
+//! agent once however many requests wait for it, and the payload schema is compiled only
+//! when a delivery with a valid signature needs it, off the async runtime.
 
 use std::{
     collections::HashMap,
@@ -45,6 +56,9 @@ pub const CHANNEL: &str = "webhook_targets";
 /// More agents than this are not all kept: the cache is emptied and refills with the busy ones.
 const MAX_ENTRIES: usize = 100_000;
 
+/// How long an unknown agent id is answered 404 without asking the database again.
+const NEGATIVE_TTL: Duration = Duration::from_secs(5);
+
 /// An agent as the webhook route sees it.
 pub struct Target {
     pub id: Uuid,
@@ -52,7 +66,9 @@ pub struct Target {
     pub active: bool,
     pub rate_limit_per_minute: Option<u32>,
     pub require_timestamp: bool,
-    pub validator: Option<Arc<Validator>>,
+    schema: Option<serde_json::Value>,
+    /// Compiled on first use by a verified delivery, once.
+    validator: tokio::sync::OnceCell<Arc<Validator>>,
     current: WebhookSecret,
     previous: Option<(WebhookSecret, DateTime<Utc>)>,
 }
@@ -69,6 +85,25 @@ impl Target {
         }
         secrets
     }
+
+    /// The compiled payload schema, if the agent has one: compiled off the async runtime the
+    /// first time a verified delivery asks, then shared by every later one.
+    pub async fn validator(&self) -> Result<Option<Arc<Validator>>, LoadError> {
+        let Some(schema) = &self.schema else {
+            return Ok(None);
+        };
+        self.validator
+            .get_or_try_init(|| async {
+                let schema = schema.clone();
+                tokio::task::spawn_blocking(move || super::schemas::compile(&schema))
+                    .await
+                    .map_err(|_| LoadError::Schema)?
+                    .map(Arc::new)
+                    .map_err(|_| LoadError::Schema)
+            })
+            .await
+            .map(|validator| Some(validator.clone()))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +118,10 @@ pub enum LoadError {
 
 pub struct TargetCache {
     entries: RwLock<HashMap<Uuid, (Instant, Arc<Target>)>>,
+    /// Agent ids the database did not know, and when it said so.
+    unknown: RwLock<HashMap<Uuid, Instant>>,
+    /// Loads in progress, one per agent.
+    loading: std::sync::Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     epoch: AtomicU64,
     listening: AtomicBool,
     ttl: Duration,
@@ -94,6 +133,8 @@ impl TargetCache {
     pub fn new(ttl: Duration, lookups: IntCounterVec) -> Self {
         Self {
             entries: RwLock::default(),
+            unknown: RwLock::default(),
+            loading: std::sync::Mutex::default(),
             epoch: AtomicU64::new(0),
             listening: AtomicBool::new(false),
             ttl,
@@ -102,54 +143,117 @@ impl TargetCache {
     }
 
     /// The agent's webhook target, `None` for an unknown agent or one without a webhook
-    /// trigger (those are never cached: a newly created trigger is visible at once).
+    /// trigger (a newly created trigger is announced like any change, so it is seen at once).
     pub async fn get(
         &self,
         pool: &PgPool,
         keyring: &MasterKeyring,
         agent_id: Uuid,
     ) -> Result<Option<Arc<Target>>, LoadError> {
-        let usable = self.usable();
-        if usable {
-            let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-            if let Some((loaded, target)) = entries.get(&agent_id) {
-                if loaded.elapsed() < self.ttl {
-                    self.lookups.with_label_values(&["cache"]).inc();
-                    return Ok(Some(target.clone()));
-                }
+        if let Some(known) = self.cached(agent_id) {
+            return Ok(known);
+        }
+        if !self.usable() {
+            return self.load(pool, keyring, agent_id).await;
+        }
+        // One load per agent: concurrent misses wait for it and then find it cached.
+        let slot = {
+            let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+            loading.entry(agent_id).or_default().clone()
+        };
+        let _loading = slot.lock().await;
+        let result = match self.cached(agent_id) {
+            Some(known) => Ok(known),
+            None => self.load(pool, keyring, agent_id).await,
+        };
+        self.loading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&agent_id);
+        result
+    }
+
+    /// What the cache knows: `Some(Some(target))`, `Some(None)` for a recently unknown id,
+    /// `None` when the database must be asked.
+    fn cached(&self, agent_id: Uuid) -> Option<Option<Arc<Target>>> {
+        if !self.usable() {
+            return None;
+        }
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        if let Some((loaded, target)) = entries.get(&agent_id) {
+            if loaded.elapsed() < self.ttl {
+                self.lookups.with_label_values(&["cache"]).inc();
+                return Some(Some(target.clone()));
             }
         }
+        drop(entries);
+        let unknown = self.unknown.read().unwrap_or_else(|e| e.into_inner());
+        if unknown
+            .get(&agent_id)
+            .is_some_and(|seen| seen.elapsed() < NEGATIVE_TTL.min(self.ttl))
+        {
+            self.lookups.with_label_values(&["cache_unknown"]).inc();
+            return Some(None);
+        }
+        None
+    }
+
+    /// Reads the agent and remembers the answer, unless an invalidation ran meanwhile.
+    async fn load(
+        &self,
+        pool: &PgPool,
+        keyring: &MasterKeyring,
+        agent_id: Uuid,
+    ) -> Result<Option<Arc<Target>>, LoadError> {
+        let usable = self.usable();
         let epoch = self.epoch.load(Ordering::Acquire);
         self.lookups.with_label_values(&["database"]).inc();
-        let Some(row) = db::agents::find_webhook_target(pool, agent_id).await? else {
-            return Ok(None);
+        let target = match db::agents::find_webhook_target(pool, agent_id).await? {
+            Some(row) => Some(Arc::new(open(keyring, row)?)),
+            None => None,
         };
-        let target = Arc::new(open(keyring, row)?);
         if usable && self.epoch.load(Ordering::Acquire) == epoch {
-            let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-            // Checked again under the lock: an invalidation may have run since.
-            if self.epoch.load(Ordering::Acquire) == epoch {
-                if entries.len() >= MAX_ENTRIES {
-                    entries.clear();
+            match &target {
+                Some(target) => {
+                    let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+                    // Checked again under the lock: an invalidation may have run since.
+                    if self.epoch.load(Ordering::Acquire) == epoch {
+                        if entries.len() >= MAX_ENTRIES {
+                            entries.clear();
+                        }
+                        entries.insert(agent_id, (Instant::now(), target.clone()));
+                    }
                 }
-                entries.insert(agent_id, (Instant::now(), target.clone()));
+                None => {
+                    let mut unknown = self.unknown.write().unwrap_or_else(|e| e.into_inner());
+                    if self.epoch.load(Ordering::Acquire) == epoch {
+                        if unknown.len() >= MAX_ENTRIES {
+                            unknown.clear();
+                        }
+                        unknown.insert(agent_id, Instant::now());
+                    }
+                }
             }
         }
-        Ok(Some(target))
+        Ok(target)
     }
 
     /// Forgets the agent (its row changed).
     pub fn invalidate(&self, agent_id: Uuid) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        let mut unknown = self.unknown.write().unwrap_or_else(|e| e.into_inner());
         self.epoch.fetch_add(1, Ordering::AcqRel);
         entries.remove(&agent_id);
+        unknown.remove(&agent_id);
     }
 
     /// Forgets everything (notifications may have been missed).
     fn invalidate_all(&self) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        let mut unknown = self.unknown.write().unwrap_or_else(|e| e.into_inner());
         self.epoch.fetch_add(1, Ordering::AcqRel);
         entries.clear();
+        unknown.clear();
     }
 
     fn usable(&self) -> bool {
@@ -176,54 +280,44 @@ fn open(keyring: &MasterKeyring, row: db::agents::WebhookTarget) -> Result<Targe
         (Some(sealed), Some(expires_at)) => Some((tenant_key.decrypt_secret(sealed)?, expires_at)),
         _ => None,
     };
-    let validator = row
-        .payload_schema
-        .as_ref()
-        .map(|schema| super::schemas::compile(schema).map(Arc::new))
-        .transpose()
-        .map_err(|_| LoadError::Schema)?;
     Ok(Target {
         id: row.id,
         tenant_id: row.tenant_id,
         active: row.status == AgentStatus::Active.as_str(),
         rate_limit_per_minute: row.rate_limit_per_minute.map(|limit| limit.max(0) as u32),
         require_timestamp: row.require_timestamp,
-        validator,
+        schema: row.payload_schema,
+        validator: tokio::sync::OnceCell::new(),
         current,
         previous,
     })
 }
 
 /// Keeps a LISTEN connection open until `stop` fires, reconnecting with a backoff; the
-/// cache is in use only while it is up.
+/// cache is in use only while it is up and its heartbeat comes back in time. `listen_pool`
+/// holds that one connection; pings are sent through `pool`.
 pub async fn listen_for_changes(
     pool: PgPool,
+    listen_pool: PgPool,
     cache: Arc<TargetCache>,
+    heartbeat: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     if cache.ttl.is_zero() {
         return;
     }
+    // Pings go to a channel of this process alone, so other processes never see them.
+    let ping_channel = format!("{CHANNEL}_ping_{}", Uuid::new_v4().simple());
     let mut failures: u32 = 0;
     while !*stop.borrow() {
-        let session = async {
-            let mut listener = PgListener::connect_with(&pool).await?;
-            // Lost notifications surface as `None` below instead of a silent reconnect.
-            listener.ignore_pool_close_event(true);
-            listener.listen(CHANNEL).await?;
-            cache.set_listening(true);
-            failures = 0;
-            tracing::debug!("webhook target cache: listening for changes");
-            loop {
-                match listener.try_recv().await? {
-                    Some(notification) => match notification.payload().parse::<Uuid>() {
-                        Ok(agent_id) => cache.invalidate(agent_id),
-                        Err(_) => cache.invalidate_all(),
-                    },
-                    None => return Ok::<(), sqlx::Error>(()),
-                }
-            }
-        };
+        let session = listen(
+            &pool,
+            &listen_pool,
+            &cache,
+            &ping_channel,
+            heartbeat,
+            &mut failures,
+        );
         let outcome = tokio::select! {
             outcome = session => outcome,
             _ = stop.changed() => Ok(()),
@@ -237,9 +331,10 @@ pub async fn listen_for_changes(
             Ok(()) => tracing::warn!(
                 "webhook target cache: lost the LISTEN connection; not caching until it is back"
             ),
-            Err(err) => {
-                tracing::warn!(error = %err, "webhook target cache: cannot LISTEN; not caching until it works")
-            }
+            Err(err) => tracing::warn!(
+                error = %err,
+                "webhook target cache: LISTEN failed; not caching until it works"
+            ),
         }
         let pause = Duration::from_millis(100 * u64::from(failures.min(50)));
         tokio::select! {
@@ -247,6 +342,64 @@ pub async fn listen_for_changes(
             _ = stop.changed() => {}
         }
     }
+}
+
+/// One LISTEN session: returns when the connection ends or a ping does not come back.
+async fn listen(
+    pool: &PgPool,
+    listen_pool: &PgPool,
+    cache: &TargetCache,
+    ping_channel: &str,
+    heartbeat: Duration,
+    failures: &mut u32,
+) -> anyhow::Result<()> {
+    let mut listener = PgListener::connect_with(listen_pool).await?;
+    // Lost notifications surface as `None` below instead of a silent reconnect.
+    listener.ignore_pool_close_event(true);
+    listener.listen_all([CHANNEL, ping_channel]).await?;
+    // The first ping proves the round trip before anything is served from the cache.
+    let mut pending = Some(ping(pool, ping_channel).await?);
+    let mut next_ping = tokio::time::Instant::now() + heartbeat;
+    loop {
+        let deadline = pending.as_ref().map(|(_, sent)| *sent + heartbeat);
+        tokio::select! {
+            received = listener.try_recv() => {
+                let Some(notification) = received? else {
+                    return Ok(());
+                };
+                if notification.channel() == ping_channel {
+                    if pending.as_ref().is_some_and(|(nonce, _)| nonce == notification.payload()) {
+                        pending = None;
+                        if !cache.listening.load(Ordering::Acquire) {
+                            cache.set_listening(true);
+                            *failures = 0;
+                            tracing::debug!("webhook target cache: listening for changes");
+                        }
+                    }
+                } else {
+                    match notification.payload().parse::<Uuid>() {
+                        Ok(agent_id) => cache.invalidate(agent_id),
+                        Err(_) => cache.invalidate_all(),
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(deadline.unwrap_or(next_ping)), if deadline.is_some() => {
+                anyhow::bail!("no heartbeat within {heartbeat:?}: the connection may be dead");
+            }
+            _ = tokio::time::sleep_until(next_ping), if pending.is_none() => {
+                pending = Some(ping(pool, ping_channel).await?);
+                next_ping = tokio::time::Instant::now() + heartbeat;
+            }
+        }
+    }
+}
+
+/// Notifies `channel` with a fresh nonce; returns it and when it was sent.
+async fn ping(pool: &PgPool, channel: &str) -> anyhow::Result<(String, tokio::time::Instant)> {
+    let nonce = Uuid::new_v4().simple().to_string();
+    let sent = tokio::time::Instant::now();
+    db::notify(pool, channel, &nonce).await?;
+    Ok((nonce, sent))
 }
 
 #[cfg(test)]
@@ -262,7 +415,8 @@ mod tests {
             active: true,
             rate_limit_per_minute: None,
             require_timestamp: false,
-            validator: None,
+            schema: None,
+            validator: tokio::sync::OnceCell::new(),
             current: WebhookSecret::generate(),
             previous: Some((
                 WebhookSecret::generate(),

@@ -253,8 +253,8 @@ pub async fn accept(
     if !db::jsonb::can_store(&body) {
         return Err(WebhookError::InvalidJson);
     }
-    if let Some(validator) = &target.validator {
-        let violations = super::schemas::violations(validator, &payload);
+    if let Some(validator) = target.validator().await? {
+        let violations = super::schemas::violations(&validator, &payload);
         if !violations.is_empty() {
             return Err(WebhookError::ValidationFailed(violations));
         }

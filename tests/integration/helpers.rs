@@ -118,6 +118,8 @@ pub struct TestOptions {
     pub connect_url: Option<String>,
     /// Adjusts the settings before the app starts.
     pub tweak: Option<fn(&mut Settings)>,
+    /// Where the target cache LISTENs (`database.listen_url`), e.g. through a proxy.
+    pub listen_url: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -129,6 +131,7 @@ impl Default for TestOptions {
             runner: None,
             connect_url: None,
             tweak: None,
+            listen_url: None,
         }
     }
 }
@@ -177,6 +180,9 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let mut settings = settings;
     if let Some(tweak) = options.tweak {
         tweak(&mut settings);
+    }
+    if let Some(url) = options.listen_url {
+        settings.database.listen_url = Some(agent_webhooks::config::Redacted::new(url));
     }
     let runner = options.runner.unwrap_or_else(|| Arc::new(BuiltinRunner));
     let app = Application::build_with_runner(settings, runner)

@@ -18,6 +18,8 @@ use tokio::{
 pub struct TcpProxy {
     pub port: u16,
     up: Arc<AtomicBool>,
+    /// While set, open connections stay open but carry no bytes (a half-open peer).
+    frozen: Arc<AtomicBool>,
     connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
 }
@@ -31,9 +33,10 @@ impl TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let local = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
+        let frozen = Arc::new(AtomicBool::new(false));
         let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let accept = {
-            let (up, connections) = (up.clone(), connections.clone());
+            let (up, connections, frozen) = (up.clone(), connections.clone(), frozen.clone());
             tokio::spawn(async move {
                 loop {
                     let Ok((mut client, _)) = listener.accept().await else {
@@ -44,20 +47,19 @@ impl TcpProxy {
                         continue;
                     }
                     let host = host.clone();
+                    let frozen = frozen.clone();
                     let task = tokio::spawn(async move {
                         if host.starts_with('/') {
                             let path = format!("{host}/.s.PGSQL.{port}");
-                            if let Ok(mut server) = UnixStream::connect(path).await {
-                                let _ =
-                                    tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                            if let Ok(server) = UnixStream::connect(path).await {
+                                pump(&mut client, server, &frozen).await;
                             }
                         } else {
                             let address: SocketAddr = format!("{host}:{port}")
                                 .parse()
                                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], port)));
-                            if let Ok(mut server) = TcpStream::connect(address).await {
-                                let _ =
-                                    tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                            if let Ok(server) = TcpStream::connect(address).await {
+                                pump(&mut client, server, &frozen).await;
                             }
                         }
                     });
@@ -68,6 +70,7 @@ impl TcpProxy {
         Self {
             port: local,
             up,
+            frozen,
             connections,
             accept,
         }
@@ -94,6 +97,51 @@ impl TcpProxy {
 
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// Keeps every connection open but stops carrying bytes either way, like a peer whose
+    /// network vanished without a FIN: nothing on either side notices by itself.
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+    }
+
+    pub fn thaw(&self) {
+        self.frozen.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Copies bytes both ways, holding them back while `frozen` is set.
+async fn pump<S>(client: &mut TcpStream, server: S, frozen: &AtomicBool)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn one_way(
+        mut from: impl tokio::io::AsyncRead + Unpin,
+        mut to: impl tokio::io::AsyncWrite + Unpin,
+        frozen: &AtomicBool,
+    ) {
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            let read = match from.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => read,
+            };
+            while frozen.load(Ordering::SeqCst) {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            if to.write_all(&buffer[..read]).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    let (client_read, client_write) = client.split();
+    let (server_read, server_write) = tokio::io::split(server);
+    tokio::select! {
+        () = one_way(client_read, server_write, frozen) => {}
+        () = one_way(server_read, client_write, frozen) => {}
     }
 }
 

@@ -248,3 +248,54 @@ async fn a_change_missed_while_the_listen_connection_was_down_is_not_served_stal
         StatusCode::INTERNAL_SERVER_ERROR
     );
 }
+
+/// A LISTEN connection can die without either end noticing (a vanished peer, a dropped NAT
+/// entry): notifications stop arriving while the connection looks fine. The cache's
+/// heartbeat must notice and stop serving what a change should have dropped.
+#[tokio::test]
+async fn a_silently_dead_listen_connection_stops_the_cache() {
+    let database = std::sync::Arc::new(crate::helpers::TestDatabase::create_for_test().await);
+    let proxy = crate::proxy::TcpProxy::start(&database.url).await;
+    let app = spawn_app_with(TestOptions {
+        workers: 0,
+        listen_url: Some(proxy.url_for(&database.url)),
+        database: Some(database.clone()),
+        tweak: Some(|settings| {
+            settings.webhooks.target_cache_seconds = 3600;
+            settings.webhooks.target_cache_heartbeat_seconds = 1;
+        }),
+        ..Default::default()
+    })
+    .await;
+    let admin = app.admin("acme").await;
+    let agent = app
+        .agent(&admin, json!({"name": "a", "rate_limit_per_minute": null}))
+        .await;
+    warm(&app, &agent.url).await;
+    assert_eq!(
+        app.post_signed(&agent.url, &agent.secret, b"{}")
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+
+    // The connection stays open but carries nothing; then the secret changes.
+    proxy.freeze();
+    sqlx::query("update agent_triggers set hmac_secret = 'gAAAAA-not-a-token' where agent_id = $1")
+        .bind(agent.id.parse::<uuid::Uuid>().unwrap())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    // Within about two heartbeats the cache is out of use: the row is read again and its
+    // secret (here unreadable) is what counts, not the one cached an hour long.
+    until_answer(
+        &app,
+        &agent.url,
+        &agent.secret,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the cache to stop serving",
+    )
+    .await;
+    proxy.thaw();
+    app.stop().await.unwrap();
+}
