@@ -96,27 +96,27 @@ async fn next_only_follows_plain_local_paths_and_never_breaks_the_answer() {
 
 #[tokio::test]
 async fn password_guessing_is_throttled_per_account_before_any_hashing() {
+    // Two attempts per minute: a token comes back only every 30 s, far longer than this
+    // test takes even on a loaded machine.
     let app = spawn_app_with(TestOptions {
         tweak: Some(|settings| {
-            settings.security.login_attempts_per_minute_per_account = 5;
+            settings.security.login_attempts_per_minute_per_account = 2;
             settings.security.login_attempts_per_minute_per_ip = 1000;
         }),
         ..Default::default()
     })
     .await;
-    let admin = app.admin("acme").await; // one attempt of the account's five
+    let admin = app.admin("acme").await; // the first of the account's two attempts
     let attempt = |password: &str| {
         app.client
             .post(app.url("/api/auth/login"))
             .json(&json!({"email": admin.email, "password": password}))
             .send()
     };
-    for _ in 0..4 {
-        assert_eq!(
-            attempt("wrong password!").await.unwrap().status(),
-            StatusCode::UNAUTHORIZED
-        );
-    }
+    assert_eq!(
+        attempt("wrong password!").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
     let started = std::time::Instant::now();
     for password in ["wrong password!", admin.password.as_str()] {
         let throttled = attempt(password).await.unwrap();
@@ -129,11 +129,11 @@ async fn password_guessing_is_throttled_per_account_before_any_hashing() {
         assert!((1..=60).contains(&retry_after), "{retry_after}");
         assert!(throttled.headers().get("set-cookie").is_none());
     }
-    // A throttled attempt costs no password hash (argon2id takes tens of ms here).
+    // A throttled attempt costs no password hash (argon2id takes seconds in a debug build).
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
 
     // Unknown accounts are throttled the same way, so the limit reveals nothing.
-    for expected in [401, 401, 401, 401, 401, 429] {
+    for expected in [401, 401, 429] {
         let response = app
             .client
             .post(app.url("/api/auth/login"))
@@ -164,16 +164,7 @@ async fn password_guessing_is_throttled_per_account_before_any_hashing() {
         .iter()
         .map(|entry| entry["action"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        actions,
-        [
-            "auth.login_failed",
-            "auth.login_failed",
-            "auth.login_failed",
-            "auth.login_failed",
-            "auth.login_succeeded"
-        ]
-    );
+    assert_eq!(actions, ["auth.login_failed", "auth.login_succeeded"]);
     let failed = &audit["items"][0];
     assert_eq!(failed["outcome"], "failure");
     assert_eq!(failed["source_ip"], "127.0.0.1");
@@ -184,12 +175,13 @@ async fn password_guessing_is_throttled_per_account_before_any_hashing() {
 #[tokio::test]
 async fn one_address_guessing_many_accounts_is_throttled() {
     let app = spawn_app_with(TestOptions {
-        tweak: Some(|settings| settings.security.login_attempts_per_minute_per_ip = 3),
+        // A token comes back every 30 s, longer than the test takes.
+        tweak: Some(|settings| settings.security.login_attempts_per_minute_per_ip = 2),
         ..Default::default()
     })
     .await;
     let mut statuses = Vec::new();
-    for n in 0..5 {
+    for n in 0..4 {
         let response = app
             .client
             .post(app.url("/api/auth/login"))
@@ -199,7 +191,7 @@ async fn one_address_guessing_many_accounts_is_throttled() {
             .unwrap();
         statuses.push(response.status().as_u16());
     }
-    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+    assert_eq!(statuses, [401, 401, 429, 429]);
     app.stop().await.unwrap();
 }
 
