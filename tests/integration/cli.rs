@@ -8,13 +8,14 @@ use std::{
 
 use crate::helpers::TestDatabase;
 
-fn run(database: &TestDatabase, key: &str, args: &[&str], stdin: Option<&str>) -> Output {
+/// Runs the binary with the settings of a test database, everything it can log switched on
+/// (PostgreSQL's notices included), and `stdin` as its input.
+pub fn run_cli(database_url: &str, key: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_agent-webhooks"))
         .args(args)
-        .env("DATABASE_URL", &database.url)
+        .env("DATABASE_URL", database_url)
         .env("MASTER_KEYS", key)
         .env("AGENT_WEBHOOKS_CONFIG", "/nonexistent/settings.toml")
-        // Everything the commands can log, including PostgreSQL's notices.
         .env("RUST_LOG", "debug")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -26,7 +27,12 @@ fn run(database: &TestDatabase, key: &str, args: &[&str], stdin: Option<&str>) -
         input.write_all(text.as_bytes()).unwrap();
     }
     drop(input);
-    let output = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `run_cli`, which must succeed.
+fn run(database: &TestDatabase, key: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let output = run_cli(&database.url, key, args, stdin);
     assert!(
         output.status.success(),
         "{args:?} failed: {}",

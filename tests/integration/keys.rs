@@ -1,11 +1,12 @@
 //! Master keys: rotation and the command-line tools that read the same settings as `serve`.
 
-use std::{io::Write, process::Stdio};
-
 use agent_webhooks::{crypto::keyring::MasterKeyring, services};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, TestOptions};
+use crate::{
+    cli::run_cli,
+    helpers::{spawn_app_with, TestOptions},
+};
 
 #[tokio::test]
 async fn rotating_the_master_key_keeps_every_secret_readable() {
@@ -101,26 +102,7 @@ async fn the_cli_creates_an_admin_and_prints_a_token_alone_on_stdout() {
         ..Default::default()
     })
     .await;
-    let binary = env!("CARGO_BIN_EXE_agent-webhooks");
-    let run = |args: &[&str], stdin: Option<&str>| {
-        let mut child = std::process::Command::new(binary)
-            .args(args)
-            .env("DATABASE_URL", &app.database.url)
-            .env("MASTER_KEYS", &key)
-            .env("AGENT_WEBHOOKS_CONFIG", "/nonexistent/settings.toml")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
-        }
-        drop(input);
-        child.wait_with_output().unwrap()
-    };
+    let run = |args: &[&str], stdin: Option<&str>| run_cli(&app.database.url, &key, args, stdin);
 
     let admin = run(
         &[
