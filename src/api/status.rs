@@ -1,13 +1,10 @@
 use leptos::prelude::*;
 
-use crate::domain::ServerStatus;
+use crate::domain::{ApiError, ServerStatus};
 
 #[server(prefix = "/api/fn", endpoint = "check_server_status")]
-pub async fn check_server_status() -> Result<ServerStatus, ServerFnError> {
-    use crate::state::AppState;
-
-    let state =
-        use_context::<AppState>().ok_or_else(|| ServerFnError::new("application state missing"))?;
+pub async fn check_server_status() -> Result<ServerStatus, ApiError> {
+    let state = super::context::state()?;
     let database_reachable = crate::db::health::readiness(&state.pool).await.is_ok();
     Ok(ServerStatus {
         version: env!("CARGO_PKG_VERSION").to_owned(),

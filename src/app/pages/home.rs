@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::api::CheckServerStatus;
-use crate::domain::ServerStatus;
+use crate::domain::{ApiError, ServerStatus};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -36,13 +36,13 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
-fn describe(result: Result<ServerStatus, ServerFnError>) -> String {
+fn describe(result: Result<ServerStatus, ApiError>) -> String {
     match result {
         Ok(status) if status.database_reachable => format!(
             "Database reachable · version {} · {} workers in this process",
             status.version, status.workers_in_process
         ),
         Ok(_) => "Database unreachable".to_owned(),
-        Err(err) => format!("Server error: {err}"),
+        Err(err) => format!("Server error: {}", err.describe()),
     }
 }
