@@ -81,15 +81,20 @@ pub async fn regenerate_webhook_secret(
         .map_err(fail)
 }
 
-/// Checks schema text (JSON syntax first, then JSON Schema rules) without saving it.
+/// Checks schema text (JSON syntax first, then JSON Schema rules) without saving it; a
+/// schema over a cost limit is refused (400) instead.
 #[server(prefix = "/api/fn", endpoint = "validate_schema", input = Json)]
 pub async fn validate_schema(schema_text: String) -> Result<SchemaValidation, ApiError> {
-    use super::context::principal;
+    use super::context::{fail, principal};
+    use crate::services::schemas::{check_bounded, Refusal};
     principal().await?;
+    // As `POST /api/schemas/validate`: problems are the answer, a cost limit is a 400.
     let errors = match parse_schema_text(&schema_text) {
-        Ok(schema) => crate::services::schemas::compile(&schema)
-            .err()
-            .unwrap_or_default(),
+        Ok(schema) => match check_bounded(schema).await {
+            Ok(_) => Vec::new(),
+            Err(Refusal::Invalid(errors)) => errors,
+            Err(over @ Refusal::OverBudget(_)) => return Err(fail(over.into_app_error("schema"))),
+        },
         Err(error) => vec![error],
     };
     Ok(SchemaValidation {

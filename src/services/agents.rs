@@ -24,14 +24,13 @@ pub fn webhook_url(public_base_url: &str, agent_id: Uuid) -> String {
     format!("{public_base_url}/agents/{agent_id}/webhook")
 }
 
-/// Refuses an invalid payload schema with every problem located.
-pub fn check_payload_schema(schema: &Value) -> Result<(), AppError> {
-    schemas::compile(schema)
+/// Refuses an invalid payload schema with every problem located, or one over a cost limit
+/// naming the limit; compiled off the async workers, within the compile deadline.
+pub async fn check_payload_schema(schema: &Value) -> Result<(), AppError> {
+    schemas::check_bounded(schema.clone())
+        .await
         .map(drop)
-        .map_err(|details| AppError::Invalid {
-            message: "invalid payload schema".into(),
-            details,
-        })
+        .map_err(|refusal| refusal.into_app_error("payload schema"))
 }
 
 fn text(field: &str, raw: Option<&str>, max: usize) -> Result<String, AppError> {
@@ -66,7 +65,7 @@ pub async fn create(
         Some(limit) => rate_limit(limit)?,
     };
     if let Some(schema) = &input.payload_schema {
-        check_payload_schema(schema)?;
+        check_payload_schema(schema).await?;
     }
     let id = Uuid::new_v4();
     let schema = input.payload_schema.as_ref();
@@ -159,7 +158,7 @@ pub async fn update(
     patch: UpdateAgent,
 ) -> Result<Agent, AppError> {
     if let Some(Some(schema)) = &patch.payload_schema {
-        check_payload_schema(schema)?;
+        check_payload_schema(schema).await?;
     }
     let mut tx = state.pool.begin().await?;
     if !db::agents::lock(&mut tx, principal.tenant_id, id).await? {

@@ -19,6 +19,7 @@ mod logs;
 mod metrics;
 mod pages;
 mod proxy;
+mod schema_cost;
 mod secrets;
 mod sign_in;
 mod target_cache;

@@ -5,7 +5,10 @@ use super::extract::ApiJson;
 use crate::{
     domain::SchemaValidation,
     error::AppError,
-    services::{schemas, Principal},
+    services::{
+        schemas::{self, Refusal},
+        Principal,
+    },
 };
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -15,14 +18,21 @@ pub struct ValidateSchemaRequest {
     pub schema: serde_json::Value,
 }
 
-/// Checks a payload schema without saving it.
+/// Checks a payload schema without saving it: 200 with the schema's problems (`valid: false`),
+/// or 400 when the schema is over a cost limit (size, number or compiled size of its regular
+/// expressions, compile time), the message naming the limit.
 #[utoipa::path(post, path = "/api/schemas/validate", tag = "schemas", request_body = ValidateSchemaRequest,
-    responses((status = 200, body = SchemaValidation), (status = 401)), security(("session" = []), ("bearer" = [])))]
+    responses((status = 200, body = SchemaValidation), (status = 400, description = "Over a cost limit"), (status = 401)),
+    security(("session" = []), ("bearer" = [])))]
 pub async fn validate(
     _principal: Principal,
     ApiJson(body): ApiJson<ValidateSchemaRequest>,
 ) -> Result<Json<SchemaValidation>, AppError> {
-    let errors = schemas::compile(&body.schema).err().unwrap_or_default();
+    let errors = match schemas::check_bounded(body.schema).await {
+        Ok(_) => Vec::new(),
+        Err(Refusal::Invalid(errors)) => errors,
+        Err(over @ Refusal::OverBudget(_)) => return Err(over.into_app_error("schema")),
+    };
     Ok(Json(SchemaValidation {
         valid: errors.is_empty(),
         errors,
