@@ -86,18 +86,17 @@ impl Target {
         secrets
     }
 
-    /// The compiled payload schema, if the agent has one: compiled off the async runtime the
-    /// first time a verified delivery asks, then shared by every later one.
+    /// The compiled payload schema, if the agent has one: compiled off the async runtime,
+    /// within the schema cost budget and deadline, the first time a verified delivery asks,
+    /// then shared by every later one.
     pub async fn validator(&self) -> Result<Option<Arc<Validator>>, LoadError> {
         let Some(schema) = &self.schema else {
             return Ok(None);
         };
         self.validator
             .get_or_try_init(|| async {
-                let schema = schema.clone();
-                tokio::task::spawn_blocking(move || super::schemas::compile(&schema))
+                super::schemas::compile_bounded(schema.clone())
                     .await
-                    .map_err(|_| LoadError::Schema)?
                     .map(Arc::new)
                     .map_err(|_| LoadError::Schema)
             })
