@@ -7,7 +7,7 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{hub_signature, spawn_app_with, TestApp, TestOptions};
+use crate::helpers::{spawn_app_with, TestApp, TestOptions};
 
 async fn post(
     app: &TestApp,
@@ -16,15 +16,11 @@ async fn post(
     body: Vec<u8>,
     delivery: Option<String>,
 ) -> (StatusCode, Value) {
-    let mut request = app
-        .client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", hub_signature(secret, &body));
+    let mut request = app.delivery(url, &body).hub(secret);
     if let Some(delivery) = delivery {
-        request = request.header("x-github-delivery", delivery);
+        request = request.delivery_id(&delivery);
     }
-    let response = request.body(body).send().await.unwrap();
+    let response = request.send().await;
     let status = response.status();
     (status, response.json().await.unwrap())
 }

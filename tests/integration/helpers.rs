@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use agent_webhooks::crypto::signature::standard_webhooks;
 use agent_webhooks::{
     config::Settings,
     crypto::keyring::MasterKeyring,
@@ -10,6 +11,8 @@ use agent_webhooks::{
     startup::Application,
     state::AppState,
 };
+use base64::Engine;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use sqlx::{postgres::PgPoolOptions, PgPool};
 use tokio::{sync::oneshot, task::JoinHandle};
 use uuid::Uuid;
@@ -359,16 +362,14 @@ impl TestApp {
         revealed["hmac_secret"].as_str().unwrap().to_owned()
     }
 
+    /// A webhook delivery of `body` to `url`, to be signed and sent: see [`Delivery`].
+    pub fn delivery(&self, url: &str, body: &[u8]) -> Delivery {
+        Delivery::new(self.client.clone(), url, body)
+    }
+
     /// Posts `body` signed GitHub-style (`X-Hub-Signature-256`) with `secret`.
     pub async fn post_signed(&self, url: &str, secret: &str, body: &[u8]) -> reqwest::Response {
-        self.client
-            .post(url)
-            .header("content-type", "application/json")
-            .header("x-hub-signature-256", hub_signature(secret, body))
-            .body(body.to_vec())
-            .send()
-            .await
-            .unwrap()
+        self.delivery(url, body).hub(secret).send().await
     }
 
     /// How many executions the database holds.
@@ -404,4 +405,112 @@ impl TestApp {
 /// `sha256=<hex>` keyed with the secret's text, as GitHub-style senders compute it.
 pub fn hub_signature(secret: &str, body: &[u8]) -> String {
     agent_webhooks::crypto::signature::hub_signature(secret.as_bytes(), body)
+}
+
+/// A POST to a webhook URL: the one place tests put signatures and delivery ids on
+/// requests. `Content-Type: application/json` unless changed; no signature unless one is
+/// asked for. Setting a header again replaces it (to send a signature with a header
+/// swapped after signing, say).
+///
+/// ```ignore
+/// app.delivery(&agent.url, body).hub(&agent.secret).delivery_id("d-1").send().await
+/// ```
+pub struct Delivery {
+    client: reqwest::Client,
+    url: String,
+    body: Vec<u8>,
+    headers: HeaderMap,
+    streamed: Option<reqwest::Body>,
+}
+
+impl Delivery {
+    fn new(client: reqwest::Client, url: &str, body: &[u8]) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Self {
+            client,
+            url: url.to_owned(),
+            body: body.to_vec(),
+            headers,
+            streamed: None,
+        }
+    }
+
+    /// Signed GitHub-style: `X-Hub-Signature-256: sha256=<hex>`, keyed with the secret's
+    /// text, over the body.
+    pub fn hub(self, secret: &str) -> Self {
+        let signature = hub_signature(secret, &self.body);
+        self.signature(signature)
+    }
+
+    /// `X-Hub-Signature-256` with exactly this value: missing parts, another body's
+    /// signature, other schemes.
+    pub fn signature(self, value: impl AsRef<str>) -> Self {
+        self.header("x-hub-signature-256", value.as_ref())
+    }
+
+    /// `X-Webhook-Signature`, the alias of `X-Hub-Signature-256`, with exactly this value.
+    pub fn alias_signature(self, value: impl AsRef<str>) -> Self {
+        self.header("x-webhook-signature", value.as_ref())
+    }
+
+    /// Signed as Standard Webhooks: `webhook-id`, `webhook-timestamp` and
+    /// `webhook-signature`, keyed with the base64-decoded secret over
+    /// `{msg_id}.{timestamp}.{body}`.
+    pub fn standard(self, secret: &str, msg_id: &str, timestamp: i64) -> Self {
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(secret)
+            .expect("a base64 secret");
+        let signature = standard_webhooks::sign(&key, msg_id, timestamp, &self.body);
+        self.header("webhook-id", msg_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+    }
+
+    /// The delivery id, GitHub-style: `X-GitHub-Delivery`.
+    pub fn delivery_id(self, id: &str) -> Self {
+        self.header("x-github-delivery", id)
+    }
+
+    /// Sets (or replaces) any header.
+    pub fn header<V>(mut self, name: &str, value: V) -> Self
+    where
+        V: TryInto<HeaderValue>,
+        V::Error: std::fmt::Debug,
+    {
+        let name = HeaderName::from_bytes(name.as_bytes()).expect("a header name");
+        self.headers
+            .insert(name, value.try_into().expect("a header value"));
+        self
+    }
+
+    pub fn content_type(self, value: &str) -> Self {
+        self.header(CONTENT_TYPE.as_str(), value)
+    }
+
+    pub fn no_content_type(mut self) -> Self {
+        self.headers.remove(CONTENT_TYPE);
+        self
+    }
+
+    /// Sends `body` on the wire instead of the signed bytes (a chunked or stalling stream);
+    /// the signatures still cover the bytes given to [`TestApp::delivery`].
+    pub fn streamed(mut self, body: reqwest::Body) -> Self {
+        self.streamed = Some(body);
+        self
+    }
+
+    pub async fn send(self) -> reqwest::Response {
+        let body = match self.streamed {
+            Some(streamed) => streamed,
+            None => self.body.into(),
+        };
+        self.client
+            .post(&self.url)
+            .headers(self.headers)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
 }

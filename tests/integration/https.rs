@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{hub_signature, spawn_app_with, TestApp, TestOptions};
+use crate::helpers::{spawn_app_with, TestApp, TestOptions};
 
 async fn agent_over_https(app: &TestApp) -> (String, String, String) {
     let token = app.api_token("acme").await;
@@ -55,24 +55,18 @@ async fn webhooks_over_tls_from_a_trusted_proxy_pass_and_plain_ones_are_refused(
     let (id, url, secret) = agent_over_https(&app).await;
     let body = b"{}";
     let send = |proto: Option<&'static str>| {
-        let mut request = app
-            .client
-            .post(&url)
-            .header("content-type", "application/json")
-            .header("x-hub-signature-256", hub_signature(&secret, body))
-            .header("x-forwarded-for", "203.0.113.7")
-            .body(body.to_vec());
+        let mut delivery = app
+            .delivery(&url, body)
+            .hub(&secret)
+            .header("x-forwarded-for", "203.0.113.7");
         if let Some(proto) = proto {
-            request = request.header("x-forwarded-proto", proto);
+            delivery = delivery.header("x-forwarded-proto", proto);
         }
-        request.send()
+        delivery.send()
     };
-    assert_eq!(
-        send(Some("https")).await.unwrap().status(),
-        StatusCode::ACCEPTED
-    );
+    assert_eq!(send(Some("https")).await.status(), StatusCode::ACCEPTED);
     for proto in [None, Some("http")] {
-        let refused = send(proto).await.unwrap();
+        let refused = send(proto).await;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{proto:?}");
         let body: Value = refused.json().await.unwrap();
         assert_eq!(
@@ -102,16 +96,12 @@ async fn webhooks_over_tls_from_a_trusted_proxy_pass_and_plain_ones_are_refused(
 
     // The audit log records the client behind the proxy, not the proxy.
     let wrong = app
-        .client
-        .post(&url)
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", hub_signature("wrong", body))
+        .delivery(&url, body)
+        .hub("wrong")
         .header("x-forwarded-proto", "https")
         .header("x-forwarded-for", "203.0.113.7")
-        .body(body.to_vec())
         .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let ip: Option<String> = sqlx::query_scalar(
         "select source_ip from audit_log where action = 'webhook.signature_failed' and agent_id = $1::uuid")
@@ -155,14 +145,13 @@ async fn forwarded_headers_from_an_untrusted_peer_are_ignored() {
     })
     .await;
     let response = app
-        .client
-        .post(app.url(&format!("/agents/{}/webhook", uuid::Uuid::new_v4())))
-        .header("content-type", "application/json")
+        .delivery(
+            &app.url(&format!("/agents/{}/webhook", uuid::Uuid::new_v4())),
+            b"{}",
+        )
         .header("x-forwarded-proto", "https")
-        .body("{}")
         .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         response.status(),
         StatusCode::FORBIDDEN,

@@ -8,7 +8,6 @@ mod agents;
 mod audit;
 mod auth;
 mod cli;
-mod deliveries;
 mod edge;
 mod executions;
 mod group_commit;

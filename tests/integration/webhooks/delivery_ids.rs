@@ -1,22 +1,136 @@
-//! What a delivery id promises and what a payload must be storable as: a delivery id is
-//! bound to its body (a replayed signature under the id cannot make the real delivery
-//! vanish), and valid JSON that PostgreSQL's jsonb refuses is the sender's 400.
+//! Delivery ids: a repeated id returns the first execution (also under fifty concurrent
+//! copies), ids are visible ASCII, and an id is bound to its body (a replayed signature
+//! under the id cannot make the real delivery vanish). Also what a payload must be
+//! storable as: valid JSON that PostgreSQL's jsonb refuses is the sender's 400.
 
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{hub_signature, spawn_app_with, TestApp, TestOptions};
+use super::error_of;
+use crate::helpers::{spawn_app, spawn_app_with, TestApp, TestOptions};
+
+async fn post_with_delivery(
+    app: &TestApp,
+    url: &str,
+    secret: &str,
+    header: &str,
+    id: &str,
+) -> Value {
+    let body = br#"{"event": "push"}"#;
+    let response = app
+        .delivery(url, body)
+        .hub(secret)
+        .header(header, id)
+        .send()
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_repeated_delivery_id_returns_the_first_execution() {
+    let app = spawn_app().await;
+    let admin = app.admin("acme").await;
+    let agent = app
+        .agent(&admin, json!({"name": "a", "rate_limit_per_minute": null}))
+        .await;
+    for header in ["x-github-delivery", "idempotency-key"] {
+        let first = post_with_delivery(
+            &app,
+            &agent.url,
+            &agent.secret,
+            header,
+            &format!("{header}-1"),
+        )
+        .await;
+        let second = post_with_delivery(
+            &app,
+            &agent.url,
+            &agent.secret,
+            header,
+            &format!("{header}-1"),
+        )
+        .await;
+        assert_eq!(first, second);
+    }
+    let count = app.execution_count().await;
+    assert_eq!(count, 2);
+
+    // After 24 hours the id may be used again.
+    sqlx::query("update webhook_deliveries set received_at = now() - interval '25 hours'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    post_with_delivery(
+        &app,
+        &agent.url,
+        &agent.secret,
+        "idempotency-key",
+        "idempotency-key-1",
+    )
+    .await;
+    let count = app.execution_count().await;
+    assert_eq!(count, 3);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn fifty_concurrent_duplicates_create_one_execution() {
+    let app = spawn_app().await;
+    let admin = app.admin("acme").await;
+    let agent = app
+        .agent(&admin, json!({"name": "a", "rate_limit_per_minute": null}))
+        .await;
+    let posts = (0..50).map(|_| {
+        post_with_delivery(
+            &app,
+            &agent.url,
+            &agent.secret,
+            "x-github-delivery",
+            "same-delivery",
+        )
+    });
+    let answers = futures_util::future::join_all(posts).await;
+    let first = &answers[0]["execution_id"];
+    assert!(answers
+        .iter()
+        .all(|answer| answer["execution_id"] == *first));
+    let count = app.execution_count().await;
+    assert_eq!(count, 1);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn delivery_ids_must_be_visible_ascii() {
+    let app = spawn_app().await;
+    let admin = app.admin("acme").await;
+    let agent = app.agent(&admin, json!({"name": "a"})).await;
+    let response = app
+        .delivery(&agent.url, b"{}")
+        .hub(&agent.secret)
+        .header(
+            "idempotency-key",
+            reqwest::header::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        )
+        .send()
+        .await;
+    assert_eq!(
+        error_of(response).await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"error": "Delivery id must be visible ASCII"})
+        )
+    );
+    app.stop().await.unwrap();
+}
 
 async fn deliver(app: &TestApp, url: &str, secret: &str, id: &str, body: &[u8]) -> (u16, Value) {
     let response = app
-        .client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", hub_signature(secret, body))
-        .header("x-github-delivery", id)
-        .body(body.to_vec())
+        .delivery(url, body)
+        .hub(secret)
+        .delivery_id(id)
         .send()
-        .await
-        .unwrap();
+        .await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
