@@ -103,3 +103,10 @@ test('signed in, the navigation has Agents and Sign out; signing out ends the se
   await expectLoginRedirect(page, '/agents');
   expect(errors, 'uncaught errors in the page').toEqual([]);
 });
+
+test('a crafted next that a browser would read as another host lands on /agents', async ({ page }) => {
+  // `/\t/evil.example`: browsers drop the tab and go to //evil.example.
+  await page.goto(`/login?next=${encodeURIComponent('/\t/evil.example')}`);
+  await submitLogin(page, admin.email, admin.password);
+  await expect(page).toHaveURL((url) => url.origin === new URL(BASE_URL).origin && url.pathname === '/agents');
+});

@@ -125,6 +125,7 @@ export interface NewAgent {
   status?: 'draft' | 'active' | 'suspended' | 'inactive';
   payload_schema?: unknown;
   rate_limit_per_minute?: number | null;
+  require_timestamp?: boolean;
 }
 
 async function json<T>(res: APIResponse, what: string, status = 200): Promise<T> {

@@ -109,6 +109,23 @@ test('without a schema, a generic event is prefilled and accepted', async ({ pag
   await expect(result).toContainText('Webhook accepted!');
 });
 
+test('an agent that requires a signed timestamp gets a Standard Webhooks test delivery', async ({ page }) => {
+  const agent = await createAgentViaApi(page.request, {
+    name: `Strict ${randomSuffix()}`,
+    require_timestamp: true,
+  });
+  await openAgentPage(page, agent);
+  const result = await sendTest(page);
+  await expect(result).toContainText('202');
+  await expect(result).toContainText('Webhook accepted!');
+  const curl = page.locator('pre.curl');
+  await expect(curl).toContainText(agent.webhook_url!);
+  await expect(curl).toContainText(/webhook-id: test_/);
+  await expect(curl).toContainText(/webhook-timestamp: \d+/);
+  await expect(curl).toContainText(/webhook-signature: v1,/);
+  await expect(curl).not.toContainText('X-Hub-Signature-256');
+});
+
 test('the execution appears in the list and completes without a reload', async ({ page }) => {
   const errors = collectPageErrors(page);
   await agentWithSchema(page);
