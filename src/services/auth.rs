@@ -305,3 +305,50 @@ pub async fn create_api_token(
 pub fn generate_password() -> String {
     tokens::random_token("")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn settings(public_base_url: &str) -> Settings {
+        Settings::default()
+            .with_env(|name| (name == "PUBLIC_BASE_URL").then(|| public_base_url.to_owned()))
+            .unwrap()
+            .finish()
+            .unwrap()
+    }
+
+    #[test]
+    fn over_https_the_session_cookie_is_host_prefixed_and_secure() {
+        let https = settings("https://hooks.example.com");
+        assert_eq!(session_cookie_name(&https), "__Host-aw_session");
+        let cookie = session_cookie(&https, "aws_x", 60);
+        assert!(cookie.starts_with("__Host-aw_session=aws_x; Path=/;"), "{cookie}");
+        assert!(cookie.ends_with("; Secure") && !cookie.contains("Domain"), "{cookie}");
+
+        let http = settings("http://127.0.0.1:3000");
+        let cookie = session_cookie(&http, "aws_x", 60);
+        assert!(cookie.starts_with("aw_session=aws_x;") && !cookie.contains("Secure"));
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_password_or_its_hash() {
+        let user = UserRow {
+            id: Uuid::nil(),
+            tenant_id: Uuid::nil(),
+            email: "ops@acme.example".into(),
+            password_hash: "$argon2id$v=19$secret-hash".into(),
+        };
+        let shown = format!("{user:?}");
+        assert!(shown.contains("ops@acme.example") && !shown.contains("secret-hash"));
+        let password = Password::new("hunter2 hunter2");
+        assert!(!format!("{password:?}").contains("hunter2"));
+        let arguments = crate::api::Login {
+            email: "ops@acme.example".into(),
+            password,
+            next: None,
+        };
+        assert!(!format!("{arguments:?}").contains("hunter2"));
+    }
+}
