@@ -324,8 +324,14 @@ mod tests {
         let https = settings("https://hooks.example.com");
         assert_eq!(session_cookie_name(&https), "__Host-aw_session");
         let cookie = session_cookie(&https, "aws_x", 60);
-        assert!(cookie.starts_with("__Host-aw_session=aws_x; Path=/;"), "{cookie}");
-        assert!(cookie.ends_with("; Secure") && !cookie.contains("Domain"), "{cookie}");
+        assert!(
+            cookie.starts_with("__Host-aw_session=aws_x; Path=/;"),
+            "{cookie}"
+        );
+        assert!(
+            cookie.ends_with("; Secure") && !cookie.contains("Domain"),
+            "{cookie}"
+        );
 
         let http = settings("http://127.0.0.1:3000");
         let cookie = session_cookie(&http, "aws_x", 60);
