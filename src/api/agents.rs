@@ -86,21 +86,16 @@ pub async fn regenerate_webhook_secret(
 #[server(prefix = "/api/fn", endpoint = "validate_schema", input = Json)]
 pub async fn validate_schema(schema_text: String) -> Result<SchemaValidation, ApiError> {
     use super::context::{fail, principal};
-    use crate::services::schemas::{check_bounded, Refusal};
     principal().await?;
-    // As `POST /api/schemas/validate`: problems are the answer, a cost limit is a 400.
-    let errors = match parse_schema_text(&schema_text) {
-        Ok(schema) => match check_bounded(schema).await {
-            Ok(_) => Vec::new(),
-            Err(Refusal::Invalid(errors)) => errors,
-            Err(over @ Refusal::OverBudget(_)) => return Err(fail(over.into_app_error("schema"))),
-        },
-        Err(error) => vec![error],
-    };
-    Ok(SchemaValidation {
-        valid: errors.is_empty(),
-        errors,
-    })
+    match parse_schema_text(&schema_text) {
+        Ok(schema) => crate::services::schemas::validation(schema)
+            .await
+            .map_err(fail),
+        Err(error) => Ok(SchemaValidation {
+            valid: false,
+            errors: vec![error],
+        }),
+    }
 }
 
 /// Saves schema text as the agent's payload schema; `None` (or blank text) removes it.

@@ -16,7 +16,10 @@ use jsonschema_regex::Search;
 use regex_automata::{meta, util::syntax, MatchKind};
 use serde_json::Value;
 
-use crate::{domain::FieldError, error::AppError};
+use crate::{
+    domain::{FieldError, SchemaValidation},
+    error::AppError,
+};
 
 /// Largest schema accepted, in bytes of compact JSON.
 pub const MAX_SCHEMA_BYTES: usize = 64 * 1024;
@@ -102,6 +105,20 @@ pub fn compile(schema: &Value) -> Result<Validator, Vec<FieldError>> {
 /// [`compile`] on the blocking pool, given up after [`COMPILE_DEADLINE`].
 pub async fn compile_bounded(schema: Value) -> Result<Validator, Vec<FieldError>> {
     check_bounded(schema).await.map_err(Refusal::into_errors)
+}
+
+/// What "validate without saving" answers, for both doors (REST and server function): the
+/// schema's problems as a `SchemaValidation`, or a 400 when it is over a cost limit.
+pub async fn validation(schema: Value) -> Result<SchemaValidation, AppError> {
+    let errors = match check_bounded(schema).await {
+        Ok(_) => Vec::new(),
+        Err(Refusal::Invalid(errors)) => errors,
+        Err(over @ Refusal::OverBudget(_)) => return Err(over.into_app_error("schema")),
+    };
+    Ok(SchemaValidation {
+        valid: errors.is_empty(),
+        errors,
+    })
 }
 
 /// [`check`] on the blocking pool, given up after [`COMPILE_DEADLINE`]: the async workers

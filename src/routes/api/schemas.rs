@@ -5,10 +5,7 @@ use super::extract::ApiJson;
 use crate::{
     domain::SchemaValidation,
     error::AppError,
-    services::{
-        schemas::{self, Refusal},
-        Principal,
-    },
+    services::{schemas, Principal},
 };
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -28,13 +25,5 @@ pub async fn validate(
     _principal: Principal,
     ApiJson(body): ApiJson<ValidateSchemaRequest>,
 ) -> Result<Json<SchemaValidation>, AppError> {
-    let errors = match schemas::check_bounded(body.schema).await {
-        Ok(_) => Vec::new(),
-        Err(Refusal::Invalid(errors)) => errors,
-        Err(over @ Refusal::OverBudget(_)) => return Err(over.into_app_error("schema")),
-    };
-    Ok(Json(SchemaValidation {
-        valid: errors.is_empty(),
-        errors,
-    }))
+    schemas::validation(body.schema).await.map(Json)
 }
