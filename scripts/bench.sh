@@ -66,7 +66,7 @@ STEADY_CONNECTIONS=8
 DRAIN_TIMEOUT=${BENCH_DRAIN_TIMEOUT_SECONDS:-900}
 
 BENCH_DB=agent_webhooks_bench
-TARGET_DIR=${CARGO_TARGET_DIR:-$AW_ROOT/target}
+TARGET_DIR=$AW_TARGET
 BENCH_DIR=$TARGET_DIR/bench
 BIN=$TARGET_DIR/release/agent-webhooks
 CORES=$(nproc)
@@ -99,19 +99,6 @@ json_string() { sed -nE "s/.*\"$1\":\"([^\"]*)\".*/\1/p" <<<"$2" | head -n 1; }
 
 # One value from the bench database, unaligned.
 sql() { psql "$BENCH_URL" -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
-
-# A loopback port nobody listens on (the server binds it right after).
-free_port() {
-  local port _
-  for _ in $(seq 100); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  return 1
-}
 
 # Sets TICKS to the CPU time (user + system, clock ticks) of process $1, or of
 # its waited-for children when $2 is "children" (that is how wrk's share is
@@ -244,10 +231,8 @@ if [[ -n ${BENCH_SKIP_BUILD:-} && -x $BIN ]]; then
   say "build: reusing $BIN (BENCH_SKIP_BUILD is set)"
 else
   # Server only: the webhook route needs no WASM bundle. The first release
-  # build takes about 10 minutes on 2 cores. RUSTFLAGS from the environment
-  # apply (a different RUSTFLAGS rebuilds everything).
-  say "build: cargo build --release --features ssr --bin agent-webhooks"
-  cargo build --release --features ssr --bin agent-webhooks
+  # build takes about 10 minutes on 2 cores; make release shares it.
+  scripts/build.sh --release --server-only
 fi
 
 # ---------------------------------------------------------------- 3. database and server

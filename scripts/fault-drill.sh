@@ -35,7 +35,7 @@
 #
 # Options and environment (all optional):
 #   --release                 use a release build (built if needed) instead of debug
-#   --no-build                use the existing binary as it is (default: cargo build, a
+#   --no-build                use the existing binary as it is (default: scripts/build.sh, a
 #                             no-op when it is up to date)
 #   DRILL_PHASE_SECONDS=12    length of each phase
 #   DRILL_THREADS=8           sender threads
@@ -66,7 +66,7 @@ LEASE=${DRILL_LEASE_SECONDS:-5}
 PG_DOWN=${DRILL_PG_DOWN_SECONDS:-5}
 DRAIN_TIMEOUT=${DRILL_DRAIN_TIMEOUT:-120}
 
-TARGET_DIR=${CARGO_TARGET_DIR:-$AW_ROOT/target}
+TARGET_DIR=$AW_TARGET
 DRILL=$TARGET_DIR/drill
 BIN=$TARGET_DIR/$PROFILE/agent-webhooks
 LOAD=$AW_ROOT/scripts/fault_drill_load.py
@@ -103,19 +103,6 @@ set_phase() {
 }
 
 sql() { psql "$DATABASE_URL" -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
-
-# A loopback port nobody listens on (the server binds it right after).
-free_port() {
-  local port _
-  for _ in $(seq 100); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  return 1
-}
 
 # The value of a string field in a flat JSON object (enough for our own API's answers).
 json_string() { sed -nE "s/.*\"$1\":\"([^\"]*)\".*/\1/p" <<<"$2" | head -n 1; }
@@ -214,13 +201,9 @@ PG_BIN=$(pg_server_bindir) || die "the drill needs the PostgreSQL server binarie
 if [[ $BUILD == 0 ]]; then
   say "build: using $BIN as it is (--no-build)"
 elif [[ $PROFILE == release ]]; then
-  # As scripts/bench.sh builds it, so both share one build cache.
-  say "build: cargo build --release --features ssr --bin agent-webhooks"
-  cargo build --release --features ssr --bin agent-webhooks
+  scripts/build.sh --release --server-only
 else
-  # As the tests and cargo-leptos build it, so all share one build cache.
-  say "build: RUSTFLAGS=\"--cfg erase_components\" cargo build --features ssr --bin agent-webhooks"
-  RUSTFLAGS="--cfg erase_components" cargo build --features ssr --bin agent-webhooks
+  scripts/build.sh --server-only
 fi
 [[ -x $BIN ]] || die "$BIN not found (run without --no-build)"
 

@@ -14,6 +14,8 @@
 #   CARGO_HOME          where `cargo install` puts binaries (default ~/.cargo)
 
 AW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Cargo's output (CARGO_TARGET_DIR when set, as cargo itself does).
+AW_TARGET=${CARGO_TARGET_DIR:-$AW_ROOT/target}
 AW_CARGO_LEPTOS_VERSION=0.3.10 # 0.3.11 does not build on rustc 1.95
 AW_PG_DIR=$AW_ROOT/target/pg   # private Postgres cluster, used only as a last resort
                                # (scripts/fault-drill.sh points it at target/drill-pg)
@@ -32,6 +34,36 @@ is_root() { [[ $(id -u) -eq 0 ]]; }
 
 # First X.Y.Z found in a command's output, or nothing when the command fails.
 version_of() { "$@" 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n 1 || true; }
+
+# One setting of [package.metadata.leptos] in Cargo.toml, the build settings that both
+# scripts/build.sh and cargo-leptos (make watch) read: a string, or an array of plain
+# words printed comma-separated (bin-features = ["ssr"] prints ssr).
+leptos_setting() {
+  local value
+  value=$(awk -v key="$1" '
+    /^\[/ { in_section = ($0 == "[package.metadata.leptos]"); next }
+    in_section && $1 == key { sub(/^[^=]*=[ \t]*/, ""); gsub(/[][" \t]/, ""); print; exit }
+  ' "$AW_ROOT/Cargo.toml")
+  [[ -n $value ]] || die "Cargo.toml has no $1 in [package.metadata.leptos]"
+  echo "$value"
+}
+
+# The environment of every cargo command that compiles this crate, so that the tests,
+# clippy, scripts/build.sh and cargo-leptos share one build cache instead of rebuilding
+# each other's artifacts. LEPTOS_OUTPUT_NAME is read when leptos itself compiles (it names
+# the WASM file in the page's <link rel="modulepreload">), as cargo-leptos sets it.
+# Usage: with_build_env debug|release COMMAND [ARGS...]
+# Debug builds erase component types (fast to compile, what cargo-leptos does in debug);
+# release builds too, for the size and speed measured in docs/decisions.md ("Release builds").
+with_build_env() {
+  local profile=$1 flags=${RUSTFLAGS:-}
+  shift
+  case $profile in
+    debug | release) flags="${flags:+$flags }--cfg erase_components" ;;
+    *) die "with_build_env: unknown profile '$profile'" ;;
+  esac
+  RUSTFLAGS=$flags LEPTOS_OUTPUT_NAME=$(leptos_setting output-name) "$@"
+}
 
 ensure_rust_components() {
   have cargo || die "cargo not found: install Rust with rustup (https://rustup.rs)"
@@ -64,6 +96,25 @@ ensure_cargo_leptos() {
   fi
 }
 
+# make coverage: cargo-llvm-cov and the llvm-tools it drives.
+AW_CARGO_LLVM_COV_VERSION=0.9.1
+ensure_cargo_llvm_cov() {
+  local want=$AW_CARGO_LLVM_COV_VERSION got
+  if rustup component list --installed | grep -q '^llvm-tools'; then
+    say "rust: llvm-tools present"
+  else
+    say "rust: adding the llvm-tools component"
+    rustup component add llvm-tools
+  fi
+  got=$(version_of cargo llvm-cov --version)
+  if [[ $got == "$want" ]]; then
+    say "cargo-llvm-cov $got present"
+  else
+    say "cargo-llvm-cov: installing $want (found '${got:-none}'; takes ~4 min)"
+    cargo install cargo-llvm-cov --version "$want" --locked
+  fi
+}
+
 # The version of the wasm-bindgen crate that Cargo.lock resolved.
 locked_wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { found = 1; next }
@@ -79,8 +130,25 @@ ensure_wasm_bindgen() {
   if [[ $got == "$want" ]]; then
     say "wasm-bindgen-cli $got present"
   else
+    # Only the wasm-bindgen binary, without the TLS stack its test runner downloads with:
+    # a third less to compile (docs/decisions.md, "Building without cargo-leptos").
     say "wasm-bindgen-cli: installing $want (found '${got:-none}')"
-    cargo install wasm-bindgen-cli --version "$want"
+    cargo install wasm-bindgen-cli --version "$want" --no-default-features --bin wasm-bindgen
+  fi
+}
+
+# wasm-opt for release builds, from the npm package binaryen pinned in scripts/tools (no
+# download at build time; Debian's binaryen 108 breaks hydration, see docs/decisions.md).
+AW_WASM_OPT=$AW_ROOT/scripts/tools/node_modules/.bin/wasm-opt
+ensure_wasm_opt() {
+  local dir=$AW_ROOT/scripts/tools
+  have npm || die "npm not found: release builds need Node.js 20 or newer (with npm) for wasm-opt"
+  if [[ -x $AW_WASM_OPT && -f $dir/node_modules/.package-lock.json &&
+        ! $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+    say "wasm-opt (npm binaryen) present"
+  else
+    say "wasm-opt: npm ci in scripts/tools (binaryen)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
 
@@ -220,6 +288,28 @@ ensure_database() {
     die "no PostgreSQL found. Either install the PostgreSQL server (e.g. 'apt-get install postgresql')," \
       "or set DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/agent_webhooks for a server where USER may create databases."
   fi
+}
+
+# psql, from PATH or next to the server binaries.
+psql_bin() {
+  local bin
+  if have psql; then command -v psql
+  elif bin=$(pg_server_bindir) && [[ -x $bin/psql ]]; then echo "$bin/psql"
+  else die "psql not found: install the PostgreSQL client (e.g. 'apt-get install postgresql-client')"
+  fi
+}
+
+# A loopback port nobody listens on (the server binds it right after): the first free one
+# from $1 on when given (so a developer finds it again), else a random one.
+free_port() {
+  local port candidates
+  if [[ -n ${1:-} ]]; then candidates=$(seq "$1" $(($1 + 99)))
+  else candidates=$(for _ in $(seq 100); do echo $((20000 + RANDOM % 40000)); done)
+  fi
+  for port in $candidates; do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+  done
+  die "no free loopback port found"
 }
 
 # DATABASE_URL with any password replaced by ***, for printing.

@@ -5,7 +5,7 @@
 #   2. clippy on the server build (ssr, all targets) and the browser build
 #      (hydrate, wasm32), warnings are errors
 #   3. unit and integration tests (cargo nextest, or cargo test without it)
-#   4. cargo leptos build (debug)
+#   4. scripts/build.sh (debug): the server and the site
 #   5. Playwright end-to-end tests against that build, served on a free
 #      loopback port (3100 and up) with a freshly created database
 #      agent_webhooks_e2e on the same server as DATABASE_URL; Playwright gets
@@ -13,15 +13,20 @@
 #      specs can create administrators with the CLI
 #   6. the client examples (examples/run-all.sh) against the same server,
 #      with the same environment
+#   7. the release package: scripts/release.sh (make release), then
+#      scripts/package-smoke.sh unpacks it into an empty directory, runs it there with
+#      environment settings only and passes end2end/tests/smoke.spec.ts against it
 #
-# Usage: scripts/test.sh [--skip-e2e | --only-e2e]
-#   --skip-e2e  steps 1-3 only (no cargo-leptos, Node or Chromium needed)
-#   --only-e2e  steps 4-6 only (the build is incremental, so it stays fresh)
+# Usage: scripts/test.sh [--skip-e2e | --only-e2e | --only-release]
+#   --skip-e2e      steps 1-3 only (no Node or Chromium needed)
+#   --only-e2e      steps 4-6 only (the build is incremental, so it stays fresh)
+#   --only-release  step 7 only
 #
 # Environment:
 #   DATABASE_URL   a server where the user may create databases: the
-#                  integration tests create one database per test, and step
-#                  5 recreates agent_webhooks_e2e. Default: see lib.sh.
+#                  integration tests create one database per test, and steps
+#                  5 and 7 recreate agent_webhooks_e2e and agent_webhooks_smoke.
+#                  Default: see lib.sh.
 #   CHROMIUM_PATH  browser for Playwright (default /usr/bin/chromium)
 #   E2E_PORT       port for the e2e server (default: first free from 3100)
 #   CI             when set, Playwright refuses test.only
@@ -30,22 +35,20 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$AW_ROOT"
 
-# Both cargo-leptos debug builds and these commands use the same flags, so
-# they share build artifacts instead of rebuilding everything.
-ERASE=(env RUSTFLAGS="--cfg erase_components")
 E2E_DB=agent_webhooks_e2e
 SERVER_LOG=target/e2e-server.log
 # Absolute: the specs (run from end2end/) create administrators with the same binary,
 # database and master key as the server.
-E2E_BIN=$AW_ROOT/target/debug/agent-webhooks
+E2E_BIN=$AW_TARGET/debug/agent-webhooks
 E2E_MASTER_KEY_FILE=$AW_ROOT/target/e2e/master.key
 
-checks=1 e2e=1
+checks=1 e2e=1 release=1
 case ${1:-} in
   "") ;;
-  --skip-e2e) e2e=0 ;;
-  --only-e2e) checks=0 ;;
-  *) die "unknown argument '$1' (use --skip-e2e or --only-e2e)" ;;
+  --skip-e2e) e2e=0 release=0 ;;
+  --only-e2e) checks=0 release=0 ;;
+  --only-release) checks=0 e2e=0 ;;
+  *) die "unknown argument '$1' (use --skip-e2e, --only-e2e or --only-release)" ;;
 esac
 
 server_pid=
@@ -69,18 +72,10 @@ step() {
 
 unit_tests() {
   if cargo nextest --version >/dev/null 2>&1; then
-    "${ERASE[@]}" cargo nextest run --features ssr
+    with_build_env debug cargo nextest run --features ssr
   else
     say "cargo-nextest not installed, using cargo test"
-    "${ERASE[@]}" cargo test --features ssr
-  fi
-}
-
-psql_bin() {
-  local bin
-  if have psql; then command -v psql
-  elif bin=$(pg_server_bindir) && [[ -x $bin/psql ]]; then echo "$bin/psql"
-  else die "psql not found: install the PostgreSQL client (e.g. 'apt-get install postgresql-client')"
+    with_build_env debug cargo test --features ssr
   fi
 }
 
@@ -91,16 +86,6 @@ recreate_e2e_database() {
   psql=$(psql_bin)
   PGOPTIONS='-c client_min_messages=warning' "$psql" -X -q -v ON_ERROR_STOP=1 -d "$admin_url" \
     -c "DROP DATABASE IF EXISTS $E2E_DB WITH (FORCE)" -c "CREATE DATABASE $E2E_DB"
-}
-
-# First port from 3100 on that nobody listens on (or E2E_PORT).
-free_port() {
-  local port
-  if [[ -n ${E2E_PORT:-} ]]; then echo "$E2E_PORT"; return; fi
-  for port in $(seq 3100 3199); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-  done
-  die "no free port in 3100-3199"
 }
 
 # Every spec signs in from 127.0.0.1: the sign-in throttle (tested by the Rust tests) is
@@ -154,7 +139,7 @@ end_to_end() {
   have curl || die "curl not found: install it (e.g. 'apt-get install curl')"
   url=$(database_url_with_name "$DATABASE_URL" "$E2E_DB")
   recreate_e2e_database
-  port=$(free_port)
+  port=${E2E_PORT:-$(free_port 3100)}
   base="http://127.0.0.1:$port"
   start_server "$port" "$url"
   wait_ready "$base"
@@ -182,24 +167,28 @@ client_examples() {
 # ten minutes of compiling.
 ensure_rust_components
 ensure_wasm_target
-if (( e2e )); then
-  ensure_cargo_leptos
+if (( e2e || release )); then
   ensure_wasm_bindgen
   ensure_node_modules
   ensure_chromium
 fi
+if (( release )); then ensure_wasm_opt; fi
 ensure_database
 say "database: $(redact_url "$DATABASE_URL")"
 
 if (( checks )); then
   step "cargo fmt --check" cargo fmt --check
-  step "clippy (ssr)" "${ERASE[@]}" cargo clippy --features ssr --all-targets -- -D warnings
-  step "clippy (hydrate, wasm32)" "${ERASE[@]}" cargo clippy --lib --features hydrate \
+  step "clippy (ssr)" with_build_env debug cargo clippy --features ssr --all-targets -- -D warnings
+  step "clippy (hydrate, wasm32)" with_build_env debug cargo clippy --lib --features hydrate \
     --target wasm32-unknown-unknown -- -D warnings
   step "unit and integration tests" unit_tests
 fi
 if (( e2e )); then
-  step "cargo leptos build" cargo leptos build
+  step "build (debug)" scripts/build.sh
   step "end-to-end tests (Playwright)" end_to_end
   step "client examples (examples/run-all.sh)" client_examples
+fi
+if (( release )); then
+  step "release package (make release)" scripts/release.sh
+  step "package smoke (scripts/package-smoke.sh)" scripts/package-smoke.sh
 fi

@@ -2,6 +2,9 @@
 //!
 //! One crate, two builds: `ssr` (the server) and `hydrate` (the browser). Everything that
 //! touches the database, keys or the queue is server-only and gated here, at the `mod` line.
+// Release builds keep each component's concrete view type (see docs/decisions.md, "Release
+// builds"), and the nested view types of the agent page outgrow rustc's default query depth of 128.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod app;

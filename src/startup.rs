@@ -41,6 +41,15 @@ pub struct Application {
 /// hundred microseconds of Postgres time, so four keep two cores busy while batches form.
 const EXECUTION_WRITERS: usize = 4;
 
+/// The WASM bundle of the site, when `site_root` lacks it. A wrong LEPTOS_SITE_ROOT is the
+/// likeliest deployment mistake, and nothing else would say so: pages still render.
+fn missing_site_file(site_root: &str) -> Option<std::path::PathBuf> {
+    let wasm = std::path::Path::new(site_root)
+        .join("pkg")
+        .join(concat!(env!("CARGO_PKG_NAME"), ".wasm"));
+    (!wasm.is_file()).then_some(wasm)
+}
+
 /// Which parts of the application a process runs.
 #[derive(Debug, Clone, Copy)]
 pub struct Roles {
@@ -77,6 +86,14 @@ impl Application {
         {
             // The public URL was derived from an address whose port the OS picks: use that port.
             settings.server.public_base_url = format!("http://{local_addr}");
+        }
+        if let Some(missing) = missing_site_file(&settings.server.site_root) {
+            tracing::warn!(
+                site_root = %settings.server.site_root,
+                missing = %missing.display(),
+                "no built site at server.site_root / LEPTOS_SITE_ROOT: pages will render without \
+                 styles and never become interactive"
+            );
         }
         let leptos_options = LeptosOptions::builder()
             .output_name(env!("CARGO_PKG_NAME"))
@@ -270,4 +287,24 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_site_file;
+
+    #[test]
+    fn a_site_root_without_the_wasm_bundle_is_reported() {
+        let dir = std::env::temp_dir().join(format!("aw-site-{}", uuid::Uuid::new_v4()));
+        let pkg = dir.join("pkg");
+        std::fs::create_dir_all(&pkg).unwrap();
+        let root = dir.to_str().unwrap();
+        assert_eq!(
+            missing_site_file(root),
+            Some(pkg.join("agent-webhooks.wasm"))
+        );
+        std::fs::write(pkg.join("agent-webhooks.wasm"), b"\0asm").unwrap();
+        assert_eq!(missing_site_file(root), None);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

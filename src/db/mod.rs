@@ -27,7 +27,14 @@ use sqlx::{
 use crate::config::DatabaseSettings;
 
 /// The migrations in `migrations/`, embedded in the binary.
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+/// The migrations of this build, applied at start. A migration the database has but this
+/// build lacks (a newer release applied it) is not an error: migrations are expand-only, so a
+/// rolling restart can start an older process and a roll-back can start the previous release
+/// (docs/operations.md, "Upgrades").
+pub static MIGRATOR: Migrator = Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!("./migrations")
+};
 
 /// Whether the error means "the database is unreachable or overloaded right now" (try again
 /// later) rather than a bug: connection failures and the SQLSTATE classes 08 (connection),

@@ -51,3 +51,20 @@ async fn a_caller_supplied_request_id_is_echoed() {
     assert_eq!(response.headers()["x-request-id"], "trace-me-123");
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_database_a_newer_release_migrated_further_still_starts_this_one() {
+    let app = spawn_app().await;
+    sqlx::query(
+        "insert into _sqlx_migrations (version, description, success, checksum, execution_time) \
+         values (99991231000000, 'added by a newer release', true, '\\x00', 1)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // What every process does at start (a rolling restart, or a roll-back to this release).
+    agent_webhooks::db::migrate(&app.pool).await.unwrap();
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    app.stop().await.unwrap();
+}
