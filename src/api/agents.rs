@@ -61,9 +61,15 @@ pub async fn set_agent_status(id: Uuid, status: AgentStatus) -> Result<Agent, Ap
 pub async fn reveal_secret(id: Uuid) -> Result<RevealedSecret, ApiError> {
     use super::context::{fail, principal};
     let (state, principal) = principal().await?;
-    crate::services::secrets::reveal(&state, &principal, id)
+    let secret = crate::services::secrets::reveal(&state, &principal, id)
         .await
-        .map_err(fail)
+        .map_err(fail)?;
+    // Like the REST API: a secret in clear is never kept by a cache.
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        use axum::http::{header, HeaderValue};
+        response.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(secret)
 }
 
 #[server(prefix = "/api/fn", endpoint = "regenerate_secret")]

@@ -84,9 +84,14 @@ pub async fn signed_in_user() -> Result<Option<CurrentUser>, ApiError> {
     use super::context::{fail, principal};
     use crate::{db, services::Actor};
 
-    let Ok((state, principal)) = principal().await else {
-        super::context::set_status(axum::http::StatusCode::OK);
-        return Ok(None);
+    let (state, principal) = match principal().await {
+        Ok(found) => found,
+        // Not signed in is an answer; a database outage is still an error (503).
+        Err(error) if error.is_unauthenticated() => {
+            super::context::set_status(axum::http::StatusCode::OK);
+            return Ok(None);
+        }
+        Err(error) => return Err(error),
     };
     let Actor::User(user_id) = principal.actor else {
         return Ok(None);

@@ -15,12 +15,20 @@ pub fn state() -> Result<AppState, ApiError> {
     })
 }
 
-/// The caller, from the session cookie (or a bearer token); 401 otherwise.
+/// The caller, from the session cookie (or a bearer token); 401 otherwise, 503 when the
+/// database cannot tell.
 pub async fn principal() -> Result<(AppState, Principal), ApiError> {
+    use axum::extract::FromRequestParts;
+
     let state = state()?;
-    let principal = leptos_axum::extract_with_state::<Principal, AppState>(&state)
+    let mut parts = use_context::<axum::http::request::Parts>()
+        .ok_or_else(|| fail(AppError::Unauthenticated))?;
+    // The extractor's own error (not `leptos_axum::extract`, which turns every error into
+    // text): 401 without a valid session, but 503 when the database cannot be asked, as the
+    // REST API answers, so that an outage does not look like a sign-out.
+    let principal = Principal::from_request_parts(&mut parts, &state)
         .await
-        .map_err(|_| fail(AppError::Unauthenticated))?;
+        .map_err(fail)?;
     Ok((state, principal))
 }
 

@@ -5,7 +5,7 @@
 mod agents;
 mod auth;
 #[cfg(feature = "ssr")]
-mod context;
+pub(crate) mod context;
 mod status;
 mod webhooks;
 

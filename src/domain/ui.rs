@@ -55,11 +55,24 @@ impl FromServerFnError for ApiError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // On the server, `Deserialization` is how server_fn reports arguments it cannot
+        // decode from a JSON body (`input = Json`): the caller's mistake, like `Args` for
+        // form-encoded ones. (On the client it means an unreadable answer.)
+        #[cfg(feature = "ssr")]
+        let value = match value {
+            ServerFnErrorErr::Deserialization(message) => ServerFnErrorErr::Args(message),
+            other => other,
+        };
         let status = match value {
             ServerFnErrorErr::Request(_) => 0,
             ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => 400,
             _ => 500,
         };
+        // The response's status too: server_fn sends every error as a 500.
+        #[cfg(feature = "ssr")]
+        if let Ok(code) = axum::http::StatusCode::from_u16(status) {
+            crate::api::context::set_status(code);
+        }
         ApiError {
             status,
             message: value.to_string(),

@@ -20,6 +20,7 @@ mod pages;
 mod proxy;
 mod schema_cost;
 mod secrets;
+mod server_functions;
 mod sign_in;
 mod target_cache;
 mod test_sender;
