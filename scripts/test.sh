@@ -16,11 +16,14 @@
 #   7. the release package: scripts/release.sh (make release), then
 #      scripts/package-smoke.sh unpacks it into an empty directory, runs it there with
 #      environment settings only and passes end2end/tests/smoke.spec.ts against it
+#   8. when cargo-leptos is installed (make watch installs it): make parity, the check
+#      that cargo-leptos builds the same site as scripts/build.sh and that it hydrates.
+#      Without it the step says so and is skipped: its install alone takes 12 minutes.
 #
 # Usage: scripts/test.sh [--skip-e2e | --only-e2e | --only-release]
 #   --skip-e2e      steps 1-3 only (no Node or Chromium needed)
 #   --only-e2e      steps 4-6 only (the build is incremental, so it stays fresh)
-#   --only-release  step 7 only
+#   --only-release  steps 7 and 8 only
 #
 # Environment:
 #   DATABASE_URL   a server where the user may create databases: the
@@ -191,4 +194,9 @@ fi
 if (( release )); then
   step "release package (make release)" scripts/release.sh
   step "package smoke (scripts/package-smoke.sh)" scripts/package-smoke.sh
+  if [[ $(version_of cargo leptos --version) == "$AW_CARGO_LEPTOS_VERSION" ]]; then
+    step "build parity with cargo-leptos (make parity)" scripts/check-build-parity.sh
+  else
+    say "── build parity with cargo-leptos: skipped, cargo-leptos is not installed (make parity installs it)"
+  fi
 fi

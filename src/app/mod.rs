@@ -5,6 +5,7 @@ mod browser;
 mod components;
 pub mod examples;
 mod pages;
+mod time;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};

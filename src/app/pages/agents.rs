@@ -45,7 +45,7 @@ fn AgentTable(agents: Vec<AgentSummary>) -> impl IntoView {
                                 (Some(status), Some(at)) => view! {
                                     <StatusBadge status=status.as_str()/>
                                     " "
-                                    <time datetime=at.to_rfc3339()>{at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</time>
+                                    <time datetime=at.to_rfc3339()>{crate::app::time::utc_seconds(&at)}</time>
                                 }.into_any(),
                                 _ => view! { <span class="muted">"never"</span> }.into_any(),
                             };

@@ -101,7 +101,7 @@ fn ExecutionTable(items: Vec<Execution>, selected: RwSignal<Option<Uuid>>) -> im
                                 <td><StatusBadge status=execution.status.as_str()/></td>
                                 <td>
                                     <time datetime=execution.created_at.to_rfc3339()>
-                                        {execution.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}
+                                        {crate::app::time::utc_seconds(&execution.created_at)}
                                     </time>
                                 </td>
                                 <td>{duration}</td>

@@ -56,7 +56,7 @@ pub fn HmacSecret(agent: Agent) -> impl IntoView {
                 None => "New HMAC secret generated. Old webhooks will no longer work.".to_owned(),
                 Some(until) => format!(
                     "New HMAC secret generated. The old secret keeps working until {}.",
-                    until.format("%Y-%m-%d %H:%M UTC")
+                    crate::app::time::utc_minutes(&until)
                 ),
             }));
             audited();

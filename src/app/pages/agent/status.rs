@@ -43,7 +43,7 @@ pub fn AgentStatusSection(agent: Agent) -> impl IntoView {
                             <ul class="audit">
                                 {page.items.into_iter().map(|entry| view! {
                                     <li>
-                                        <time datetime=entry.at.to_rfc3339()>{entry.at.format("%Y-%m-%d %H:%M:%S").to_string()}</time>
+                                        <time datetime=entry.at.to_rfc3339()>{crate::app::time::utc_seconds(&entry.at)}</time>
                                         " "<code>{entry.action}</code>" "
                                         <span class="muted">{format!("{} · {}{}", entry.actor, entry.outcome,
                                             entry.source_ip.map(|ip| format!(" · {ip}")).unwrap_or_default())}</span>
