@@ -41,7 +41,7 @@ name=$(leptos_setting output-name)
 site_root=${site_root:-$(leptos_setting site-root)}
 pkg_dir=$(leptos_setting site-pkg-dir)
 release_flag=()
-[[ $profile == release ]] && release_flag=(--release)
+if [[ $profile == release ]]; then release_flag=(--release); fi
 
 build_server() {
   say "build: server ($profile)"
@@ -97,8 +97,6 @@ ensure_rust_components_for_build() {
 
 ensure_rust_components_for_build
 pids=()
-# Ctrl-C or a failed step stops the builds still running.
-trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 if (( site )); then
   # wasm-bindgen-cli is needed only after the WASM build: install it meanwhile.
   ensure_wasm_bindgen & pids+=($!)
@@ -110,6 +108,5 @@ fi
 failed=0
 for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
 (( failed == 0 )) || die "build failed (see the output above)"
-pids=()
-(( site )) && assemble_site
+if (( site )); then assemble_site; fi
 say "build: done ($profile)"

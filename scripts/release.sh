@@ -34,8 +34,9 @@ mkdir -p "$stage" dist
 cp "$AW_TARGET/release/agent-webhooks" "$stage/"
 cp -R "$site" "$stage/site"
 # The development settings file, pointed at the packaged site.
-sed -e 's|^site_root = "target/site"$|site_root = "site"|' Leptos.toml >"$stage/Leptos.toml.example"
-grep -q '^site_root = "site"$' "$stage/Leptos.toml.example" ||
+sed -e 's|^site_root = "target/site"$|site_root = "site" # the package'"'"'s; the built-in default is the source tree'"'"'s "target/site"|' \
+  Leptos.toml >"$stage/Leptos.toml.example"
+grep -q '^site_root = "site" ' "$stage/Leptos.toml.example" ||
   die "Leptos.toml no longer says site_root = \"target/site\": update scripts/release.sh"
 cp scripts/package/agent-webhooks.service scripts/package/INSTALL.md "$stage/"
 # The packaged settings file must load as it is.
