@@ -32,7 +32,9 @@ have curl || die "curl not found: install it (e.g. 'apt-get install curl')"
 
 scripts/build.sh --site-root "$ours"
 say "parity: cargo leptos build (site in $theirs)"
-LEPTOS_SITE_ROOT=$theirs with_build_env debug cargo leptos build
+# cargo-leptos adds --cfg erase_components and LEPTOS_OUTPUT_NAME itself (with_build_env would
+# add the flag twice, and a different RUSTFLAGS rebuilds everything).
+LEPTOS_SITE_ROOT=$theirs cargo leptos build
 
 files() { (cd "$1" && find . -type f | sort); }
 if ! diff <(files "$ours") <(files "$theirs"); then

@@ -130,8 +130,8 @@ ensure_wasm_bindgen() {
   if [[ $got == "$want" ]]; then
     say "wasm-bindgen-cli $got present"
   else
-    # Only the wasm-bindgen binary, without the TLS stack its test runner downloads with:
-    # a third less to compile (docs/decisions.md, "Building without cargo-leptos").
+    # Only the wasm-bindgen binary, without the TLS stack (rustls, ring) that only its test
+    # runner's downloads use: less to compile on a fresh machine.
     say "wasm-bindgen-cli: installing $want (found '${got:-none}')"
     cargo install wasm-bindgen-cli --version "$want" --no-default-features --bin wasm-bindgen
   fi
