@@ -73,7 +73,9 @@ assemble_site() {
   mkdir -p "$pkg"
   cp -R "$(leptos_setting assets-dir)/." "$stage/"
   cp "$(leptos_setting style-file)" "$pkg/$name.css"
-  wasm-bindgen --target web --no-typescript --out-name "$name" --out-dir "$pkg" "$wasm_input"
+  # cargo-leptos's wasm-bindgen arguments, so both write the same files (TypeScript
+  # declarations included, which make parity compares too).
+  wasm-bindgen --target web --out-name "$name" --out-dir "$pkg" "$wasm_input"
   # As cargo-leptos names it; leptos's <HydrationScripts> links <output-name>.wasm.
   mv "$pkg/${name}_bg.wasm" "$pkg/$name.wasm"
   if [[ $profile == release ]]; then
