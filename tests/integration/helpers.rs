@@ -225,17 +225,7 @@ pub struct Admin {
 impl TestApp {
     /// Creates an administrator in `tenant` (created when new) and signs in.
     pub async fn admin(&self, tenant: &str) -> Admin {
-        let email = format!("admin-{}@{tenant}.example", Uuid::new_v4().simple());
-        let password = "correct horse battery staple".to_owned();
-        let created = services::auth::create_admin(
-            &self.pool,
-            &self.state.keyring,
-            tenant,
-            &email,
-            &password,
-        )
-        .await
-        .expect("create admin");
+        let (email, password, tenant_id) = self.admin_account(tenant).await;
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("origin", self.address.parse().unwrap());
         let client = reqwest::Client::builder()
@@ -260,9 +250,25 @@ impl TestApp {
         Admin {
             email,
             password,
-            tenant_id: created.tenant_id,
+            tenant_id,
             client,
         }
+    }
+
+    /// A new administrator of `tenant` who has not signed in: (email, password, tenant id).
+    pub async fn admin_account(&self, tenant: &str) -> (String, String, Uuid) {
+        let email = format!("admin-{}@{tenant}.example", Uuid::new_v4().simple());
+        let password = "correct horse battery staple".to_owned();
+        let created = services::auth::create_admin(
+            &self.pool,
+            &self.state.keyring,
+            tenant,
+            &email,
+            &password,
+        )
+        .await
+        .expect("create admin");
+        (email, password, created.tenant_id)
     }
 
     /// A new API token in `tenant`.

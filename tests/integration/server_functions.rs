@@ -316,17 +316,7 @@ async fn a_cross_site_server_function_call_with_the_admins_cookie_is_refused() {
 
 /// An administrator who has not signed in yet: (email, password).
 async fn new_admin(app: &TestApp, tenant: &str) -> (String, String) {
-    let email = format!("ops-{}@{tenant}.example", Uuid::new_v4().simple());
-    let password = "correct horse battery staple".to_owned();
-    agent_webhooks::services::auth::create_admin(
-        &app.pool,
-        &app.state.keyring,
-        tenant,
-        &email,
-        &password,
-    )
-    .await
-    .unwrap();
+    let (email, password, _) = app.admin_account(tenant).await;
     (email, password)
 }
 
