@@ -61,7 +61,11 @@ pub struct DatabaseSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct WorkerSettings {
     pub count: u32,
+    pub concurrency: u32,
+    pub batch_size: u32,
+    pub run_timeout_seconds: u64,
     pub poll_interval_ms: u64,
+    pub builtin_runner_delay_ms: u64,
     pub lease_seconds: u64,
     pub reaper_interval_seconds: u64,
     pub retry_backoff_max_seconds: u32,
@@ -143,7 +147,11 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
             count: 2,
-            poll_interval_ms: 200,
+            concurrency: 64,
+            batch_size: 64,
+            run_timeout_seconds: 60,
+            poll_interval_ms: 1000,
+            builtin_runner_delay_ms: 0,
             lease_seconds: 60,
             reaper_interval_seconds: 10,
             retry_backoff_max_seconds: 30,
@@ -246,7 +254,11 @@ impl Settings {
         env_override!("DATABASE_MAX_CONNECTIONS" => self.database.max_connections);
         env_override!("DATABASE_ACQUIRE_TIMEOUT_SECONDS" => self.database.acquire_timeout_seconds);
         env_override!("WORKERS" => self.workers.count);
+        env_override!("WORKER_CONCURRENCY" => self.workers.concurrency);
+        env_override!("WORKER_BATCH_SIZE" => self.workers.batch_size);
+        env_override!("WORKER_RUN_TIMEOUT_SECONDS" => self.workers.run_timeout_seconds);
         env_override!("WORKER_POLL_INTERVAL_MS" => self.workers.poll_interval_ms);
+        env_override!("BUILTIN_RUNNER_DELAY_MS" => self.workers.builtin_runner_delay_ms);
         env_override!("WORKER_LEASE_SECONDS" => self.workers.lease_seconds);
         env_override!("REAPER_INTERVAL_SECONDS" => self.workers.reaper_interval_seconds);
         env_override!("RETRY_BACKOFF_MAX_SECONDS" => self.workers.retry_backoff_max_seconds);
@@ -301,6 +313,15 @@ impl Settings {
         }
         if self.workers.poll_interval_ms == 0 || self.workers.poll_interval_ms > 60_000 {
             bail!("workers.poll_interval_ms (WORKER_POLL_INTERVAL_MS) must be 1..=60000");
+        }
+        if !(1..=10_000).contains(&self.workers.concurrency) {
+            bail!("workers.concurrency (WORKER_CONCURRENCY) must be 1..=10000");
+        }
+        if !(1..=1_000).contains(&self.workers.batch_size) {
+            bail!("workers.batch_size (WORKER_BATCH_SIZE) must be 1..=1000");
+        }
+        if self.workers.run_timeout_seconds == 0 {
+            bail!("workers.run_timeout_seconds (WORKER_RUN_TIMEOUT_SECONDS) must be at least 1");
         }
         if self.workers.lease_seconds < 2 {
             bail!("workers.lease_seconds (WORKER_LEASE_SECONDS) must be at least 2");

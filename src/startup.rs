@@ -17,7 +17,7 @@ use crate::{
     jobs::{
         self,
         runner::{AgentRunner, BuiltinRunner},
-        JobContext, WorkerPool, WorkerTiming,
+        JobContext, Wakeup, WorkerPool, WorkerSettings,
     },
     metrics::Metrics,
     routes,
@@ -60,7 +60,8 @@ impl Application {
     /// Connects to the database (creating it if needed), applies migrations, starts the
     /// workers (with the built-in agent runner) and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with_runner(settings, Arc::new(BuiltinRunner)).await
+        let runner = builtin_runner(&settings);
+        Self::build_with_runner(settings, runner).await
     }
 
     /// As [`Application::build`], with the agent runtime of your choice.
@@ -74,8 +75,16 @@ impl Application {
         let keyring = services::keys::load_master_keyring(&settings.security)?;
         let pool = prepare_database(&settings).await?;
         let metrics = Arc::new(Metrics::new());
-        let workers =
-            start_workers(&settings, &pool, roles.workers, runner, metrics.clone()).await?;
+        let wakeup = Wakeup::default();
+        let workers = start_workers(
+            &settings,
+            &pool,
+            roles.workers,
+            runner,
+            metrics.clone(),
+            wakeup.clone(),
+        )
+        .await?;
         let listener = TcpListener::bind(settings.server.site_addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.site_addr))?;
@@ -105,19 +114,24 @@ impl Application {
             metrics.target_lookups.clone(),
         ));
         let (stop_listening, stopped) = tokio::sync::watch::channel(false);
-        let listening = tokio::spawn(webhook_targets::listen_for_changes(
+        let listen_for_changes = webhook_targets::listen_for_changes(
             pool.clone(),
             db::listener_pool(&settings.database)?,
             targets.clone(),
             Duration::from_secs(settings.webhooks.target_cache_heartbeat_seconds),
-            stopped,
-        ));
+            stopped.clone(),
+        );
+        let announce = jobs::wakeup::announce(wakeup.clone(), pool.clone(), stopped);
+        let listening = tokio::spawn(async move {
+            tokio::join!(listen_for_changes, announce);
+        });
         let state = AppState {
             leptos_options,
             executions: ExecutionWriter::start(
                 db::writer_pool(&settings.database, EXECUTION_WRITERS as u32)?,
                 EXECUTION_WRITERS,
                 metrics.commit_size.clone(),
+                wakeup,
             ),
             targets,
             pool,
@@ -199,11 +213,25 @@ pub async fn run_workers_until_stopped(settings: Settings) -> anyhow::Result<()>
     let count = settings.workers.count.max(1);
     let pool = prepare_database(&settings).await?;
     let metrics = Arc::new(Metrics::new());
-    let workers = start_workers(&settings, &pool, count, Arc::new(BuiltinRunner), metrics).await?;
+    let workers = start_workers(
+        &settings,
+        &pool,
+        count,
+        builtin_runner(&settings),
+        metrics,
+        Wakeup::default(),
+    )
+    .await?;
     shutdown_signal().await;
     workers.shutdown(settings.shutdown_grace()).await;
     pool.close().await;
     Ok(())
+}
+
+fn builtin_runner(settings: &Settings) -> Arc<dyn AgentRunner> {
+    Arc::new(BuiltinRunner {
+        delay: Duration::from_millis(settings.workers.builtin_runner_delay_ms),
+    })
 }
 
 async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
@@ -215,28 +243,39 @@ async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
 async fn start_workers(
     settings: &Settings,
     pool: &PgPool,
-    count: u32,
+    claim_loops: u32,
     runner: Arc<dyn AgentRunner>,
     metrics: Arc<Metrics>,
+    wakeup: Wakeup,
 ) -> anyhow::Result<WorkerPool> {
-    if count == 0 {
+    if claim_loops == 0 {
         return Ok(WorkerPool::none());
     }
-    // fang's queue and ours only do the bookkeeping of tasks: one connection per worker each.
-    let queue = jobs::connect_queue(settings.database.url.expose(), count + 1).await?;
     let context = JobContext {
         pool: pool.clone(),
-        bookkeeping: db::connect_bookkeeping(&settings.database, count + 1).await?,
+        // One connection per claim loop, and one for the heartbeat.
+        bookkeeping: db::connect_bookkeeping(&settings.database, claim_loops + 1).await?,
         runner,
         metrics,
     };
-    let timing = WorkerTiming {
-        poll_interval: Duration::from_millis(settings.workers.poll_interval_ms),
-        lease: Duration::from_secs(settings.workers.lease_seconds),
-        reaper_interval: Duration::from_secs(settings.workers.reaper_interval_seconds),
-        max_backoff_seconds: settings.workers.retry_backoff_max_seconds,
+    let workers = &settings.workers;
+    let worker_settings = WorkerSettings {
+        claim_loops,
+        concurrency: workers.concurrency,
+        batch_size: workers.batch_size,
+        poll_interval: Duration::from_millis(workers.poll_interval_ms),
+        lease: Duration::from_secs(workers.lease_seconds),
+        reaper_interval: Duration::from_secs(workers.reaper_interval_seconds),
+        max_backoff: Duration::from_secs(workers.retry_backoff_max_seconds.into()),
+        run_timeout: Duration::from_secs(workers.run_timeout_seconds),
     };
-    Ok(WorkerPool::start(count, context, queue, timing))
+    Ok(WorkerPool::start(
+        worker_settings,
+        context,
+        jobs::connect_queue(settings.database.url.expose()).await?,
+        wakeup,
+        db::listener_pool(&settings.database)?,
+    ))
 }
 
 fn router(state: AppState) -> Router {

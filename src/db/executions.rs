@@ -1,5 +1,5 @@
-//! `agent_executions`: the record of every accepted webhook. Status changes are conditional
-//! updates, so a task that runs twice cannot run the agent twice.
+//! `agent_executions`: the record of every accepted webhook. Its status changes go with its
+//! task's, in the queue's statements (`db::tasks`), fenced by the task's lease.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -63,106 +63,6 @@ pub async fn insert_queued(
     .execute(db)
     .await?;
     Ok(())
-}
-
-/// What a worker needs to run an execution.
-#[derive(Debug, Clone)]
-pub struct Started {
-    pub agent_id: Uuid,
-    pub agent_name: String,
-    pub system_prompt: String,
-    pub payload: Value,
-    pub raw_body: Vec<u8>,
-    pub attempts: i32,
-}
-
-// The status changes below look an execution up by id *and* status. Without statistics
-// (a new table, or `autovacuum` off) Postgres rates the primary key and the partial index
-// of unfinished executions equally, and a generic plan cached while the table was small may
-// then scan every queued execution for one id: 23 ms of Postgres CPU per call with a
-// backlog of 200,000 (measured with scripts/bench.sh). So these statements are not kept
-// prepared (`persistent(false)`): each is planned for its id with the table's current
-// size, where the primary key wins. Planning costs microseconds.
-
-/// `queued -> running`, counting the attempt. `None` when the execution is not queued
-/// (already running elsewhere, finished, or unknown).
-pub async fn start(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Started>, sqlx::Error> {
-    let row = sqlx::query(
-        "with started as (
-             update agent_executions set status = 'running', started_at = now(),
-                 attempts = attempts + 1
-             where id = $1 and status = 'queued'
-             returning agent_id, payload, raw_body, attempts
-         )
-         select s.agent_id, s.payload, s.raw_body, s.attempts, a.name, a.system_prompt
-         from started s join agents a on a.id = s.agent_id",
-    )
-    .persistent(false)
-    .bind(id)
-    .fetch_optional(db)
-    .await?;
-    row.map(|row| {
-        Ok(Started {
-            agent_id: row.try_get("agent_id")?,
-            agent_name: row.try_get("name")?,
-            system_prompt: row.try_get("system_prompt")?,
-            payload: row.try_get("payload")?,
-            raw_body: row
-                .try_get::<Option<Vec<u8>>, _>("raw_body")?
-                .unwrap_or_default(),
-            attempts: row.try_get("attempts")?,
-        })
-    })
-    .transpose()
-}
-
-/// `running -> completed` with the runner's result.
-pub async fn complete(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-    result: &Value,
-) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query(
-        "update agent_executions set status = 'completed', result = $2, error = null,
-             completed_at = now()
-         where id = $1 and status = 'running'",
-    )
-    .persistent(false)
-    .bind(id)
-    .bind(result)
-    .execute(db)
-    .await?
-    .rows_affected()
-        == 1)
-}
-
-/// `running -> queued` after a failed attempt that will be retried; the error is kept.
-pub async fn requeue(db: impl PgExecutor<'_>, id: Uuid, error: &str) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query(
-        "update agent_executions set status = 'queued', error = $2 where id = $1 and status = 'running'",
-    )
-    .persistent(false)
-    .bind(id)
-    .bind(error)
-    .execute(db)
-    .await?
-    .rows_affected()
-        == 1)
-}
-
-/// `running -> failed` after the last attempt.
-pub async fn fail(db: impl PgExecutor<'_>, id: Uuid, error: &str) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query(
-        "update agent_executions set status = 'failed', error = $2, completed_at = now()
-         where id = $1 and status = 'running'",
-    )
-    .persistent(false)
-    .bind(id)
-    .bind(error)
-    .execute(db)
-    .await?
-    .rows_affected()
-        == 1)
 }
 
 const COLUMNS: &str = "id, agent_id, status, delivery_id, payload, result, error, attempts, \

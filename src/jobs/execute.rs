@@ -1,95 +1,103 @@
-//! The task that runs one agent execution. It carries only the execution id; the execution
-//! row says what to run and is moved `queued -> running -> completed | failed` with
-//! conditional updates, so a task delivered twice runs the agent once.
+//! The task that runs one agent execution, and its retry policy. The task carries only the
+//! execution id and its lane (the tenant); the claim that hands the task to a worker also
+//! starts the execution and reads what to run (`db::tasks::claim`), so the worker runs it
+//! without another round trip (see `jobs::run`).
+
+use std::time::Duration;
 
 use fang::{async_trait, typetag, AsyncQueueable, AsyncRunnable, FangError};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::runner::RunInput;
-use crate::db;
+use crate::db::tasks::Outcome;
 
 /// An execution gets at most this many attempts.
 pub const MAX_ATTEMPTS: i32 = 5;
-/// Backoff between attempts: 2, 4, 8, 16 s, capped here.
-const MAX_BACKOFF_SECONDS: u32 = 30;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ExecuteAgent {
     pub execution_id: Uuid,
+    /// Claims go round-robin across lanes; an execution's lane is its tenant. Tasks written
+    /// before lanes existed lack it and share the nil lane.
+    #[serde(default)]
+    pub lane_id: Uuid,
 }
 
-fn fang_error(what: &str, err: impl std::fmt::Display) -> FangError {
-    FangError {
-        description: format!("{what}: {err}"),
+impl ExecuteAgent {
+    /// The task's stored form (typetag JSON), exactly as fang writes it.
+    pub fn metadata(execution_id: Uuid, tenant_id: Uuid) -> serde_json::Value {
+        let task: &dyn AsyncRunnable = &ExecuteAgent {
+            execution_id,
+            lane_id: tenant_id,
+        };
+        serde_json::to_value(task).expect("a task of two uuids serializes")
     }
 }
 
 #[typetag::serde]
 #[async_trait]
 impl AsyncRunnable for ExecuteAgent {
+    /// Never called: the worker recognizes execution tasks by their `execution_id` column and
+    /// runs them itself, because their claim already started the execution. Reached only if
+    /// some other fang worker took the task; the error hands it back to the queue.
     async fn run(&self, _queue: &dyn AsyncQueueable) -> Result<(), FangError> {
-        let context = super::context()?;
-        let pool = &context.pool;
-        // The start may be lost in a PostgreSQL crash (asynchronous commit): that costs
-        // nothing, because such a crash makes the run fail before `complete`, and the
-        // execution is run again either way (from `running` by the reaper, or from `queued`).
-        // A later synchronous commit (the completion) makes the start durable too.
-        let Some(started) = db::executions::start(&context.bookkeeping, self.execution_id)
-            .await
-            .map_err(|err| fang_error("cannot start the execution", err))?
-        else {
-            tracing::info!(execution_id = %self.execution_id, "execution is not queued; nothing to do");
-            return Ok(());
-        };
-        let input = RunInput {
-            execution_id: self.execution_id,
-            agent_id: started.agent_id,
-            agent_name: started.agent_name,
-            system_prompt: started.system_prompt,
-            payload: started.payload,
-            raw_body: started.raw_body,
-            attempt: started.attempts,
-        };
-        match context.runner.run(&input).await {
-            Ok(result) => {
-                db::executions::complete(pool, self.execution_id, &result)
-                    .await
-                    .map_err(|err| fang_error("cannot record the result", err))?;
-                context.metrics.execution("completed");
-                tracing::info!(execution_id = %self.execution_id, attempt = input.attempt, "execution completed");
-                Ok(())
-            }
-            Err(error) if input.attempt < MAX_ATTEMPTS => {
-                db::executions::requeue(pool, self.execution_id, &error)
-                    .await
-                    .map_err(|err| fang_error("cannot requeue", err))?;
-                context.metrics.execution("retrying");
-                // An error makes fang schedule the retry with our backoff.
-                Err(fang_error("agent run failed", error))
-            }
-            Err(error) => {
-                db::executions::fail(pool, self.execution_id, &error)
-                    .await
-                    .map_err(|err| fang_error("cannot record the failure", err))?;
-                context.metrics.execution("failed");
-                tracing::warn!(execution_id = %self.execution_id, attempts = input.attempt, "execution failed");
-                Ok(())
-            }
-        }
+        Err(FangError {
+            description: "execution tasks are run by jobs::WorkerPool".into(),
+        })
     }
 
     fn task_type(&self) -> String {
         super::TASK_TYPE.into()
     }
+}
 
-    /// Our attempt counter decides when to give up; fang's limit is only a backstop for
-    /// tasks that keep failing before an attempt starts (for example, the database is down).
-    fn max_retries(&self) -> i32 {
-        20
+/// What a failed attempt (an error, a panic or a timeout) leads to: another attempt after a
+/// backoff of 2, 4, 8, 16 s (capped at `max_backoff`), or, after the last, failure.
+pub fn after_failed_attempt(attempt: i32, error: String, max_backoff: Duration) -> Outcome {
+    if attempt >= MAX_ATTEMPTS {
+        return Outcome::Failed(error);
+    }
+    let backoff = 2u32.saturating_pow(attempt.clamp(1, 31) as u32);
+    Outcome::Retry {
+        error,
+        delay_seconds: backoff.min(max_backoff.as_secs() as u32),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_attempts_back_off_exponentially_up_to_the_cap_then_fail() {
+        let cap = Duration::from_secs(30);
+        let delay = |attempt| match after_failed_attempt(attempt, "boom".into(), cap) {
+            Outcome::Retry { delay_seconds, .. } => delay_seconds,
+            other => panic!("attempt {attempt}: {other:?}"),
+        };
+        assert_eq!([delay(1), delay(2), delay(3), delay(4)], [2, 4, 8, 16]);
+        assert_eq!(
+            after_failed_attempt(1, "x".into(), Duration::from_secs(1)),
+            Outcome::Retry {
+                error: "x".into(),
+                delay_seconds: 1
+            }
+        );
+        assert_eq!(
+            after_failed_attempt(MAX_ATTEMPTS, "boom".into(), cap),
+            Outcome::Failed("boom".into())
+        );
     }
 
-    fn backoff(&self, attempt: u32) -> u32 {
-        2u32.saturating_pow(attempt + 1).min(MAX_BACKOFF_SECONDS)
+    #[test]
+    fn the_task_json_carries_the_execution_and_its_lane_and_reads_old_tasks() {
+        let (execution, tenant) = (Uuid::new_v4(), Uuid::new_v4());
+        let metadata = ExecuteAgent::metadata(execution, tenant);
+        assert_eq!(metadata["type"], "ExecuteAgent");
+        assert_eq!(metadata["execution_id"], execution.to_string());
+        assert_eq!(metadata["lane_id"], tenant.to_string());
+        let old = serde_json::json!({"type": "ExecuteAgent", "execution_id": execution});
+        let task: Box<dyn AsyncRunnable> = serde_json::from_value(old).unwrap();
+        assert_eq!(task.task_type(), super::super::TASK_TYPE);
     }
 }

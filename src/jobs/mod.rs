@@ -1,37 +1,47 @@
-//! Background executions on fang's Postgres queue.
+//! Background executions on fang's Postgres queue (`fang_tasks`, typetag JSON tasks).
 //!
-//! fang provides the task format (`AsyncRunnable`, stored as typetag JSON in `fang_tasks`)
-//! and the queue bookkeeping (retry scheduling, failing, removing). Three things it lacks
-//! we add here, see `docs/architecture.md`:
-//! - tasks are rebuilt from JSON and cannot carry state, so the worker runs each task inside
-//!   a task-local [`JobContext`] (the one documented place where tasks reach the database);
-//! - its fetch is not atomic, so we claim tasks with one `update ... skip locked`;
-//! - its pool does not restart a worker whose loop ends, so ours is supervised;
-//! - a task whose worker died stays `in_progress` forever, so running tasks send heartbeats
-//!   and a reaper hands out tasks whose heartbeat stopped (see `reaper`).
+//! fang provides the task format (`AsyncRunnable`) and the table. How tasks are claimed,
+//! run and finished is ours, because a busy queue needs what fang's worker lacks (see
+//! `docs/architecture.md`, "The queue"):
+//! - batches: one statement claims up to `workers.batch_size` tasks and starts their
+//!   executions; finished runs are recorded in batches (`finisher`);
+//! - fencing: each claim carries a lease token that every later update must present, so a
+//!   worker that lost its lease writes nothing and stops its run (`leases`);
+//! - concurrency: up to `workers.concurrency` runs per process, none holding a connection;
+//! - fairness: claims go round-robin across lanes (tenants), not FIFO over the whole table;
+//! - wake-up: a NOTIFY after each enqueue wakes idle workers (`wakeup`); polling is the
+//!   fallback;
+//! - repairs fang does not do: a reaper hands out tasks of dead workers (`reaper`);
+//! - a task-local [`JobContext`] gives fang tasks the database (they are rebuilt from JSON
+//!   and cannot carry state).
+//!
+//! `jobs/` decides what a task is and when it runs; every statement on the queue's tables
+//! is in `db::tasks` (and the enqueue in `db::executions::insert_queued`).
 
 mod context;
 pub mod execute;
+mod finisher;
+mod leases;
 pub mod probe;
 pub mod reaper;
+mod run;
 pub mod runner;
+pub mod wakeup;
 mod worker;
 
 pub use context::{context, JobContext};
-pub use worker::{WorkerPool, WorkerTiming};
+pub use wakeup::Wakeup;
+pub use worker::{WorkerPool, WorkerSettings};
 
-/// The fang task type our workers poll for.
+/// The fang task type our workers claim.
 pub const TASK_TYPE: &str = "agent_webhooks";
 
-/// Connects fang's queue, which opens a small pool of its own (fang cannot share ours), with
-/// asynchronous commits: fang only does bookkeeping (see `db::connect_bookkeeping`).
-pub async fn connect_queue(
-    database_url: &str,
-    max_connections: u32,
-) -> anyhow::Result<fang::AsyncQueue> {
+/// fang's queue handle, which fang tasks other than executions receive in `run` (they may
+/// enqueue through it). It opens a pool of its own (fang cannot share ours) of one connection.
+pub async fn connect_queue(database_url: &str) -> anyhow::Result<fang::AsyncQueue> {
     let mut queue = fang::AsyncQueue::builder()
         .uri(crate::db::bookkeeping_url(database_url))
-        .max_pool_size(max_connections)
+        .max_pool_size(1_u32)
         .build();
     queue
         .connect()

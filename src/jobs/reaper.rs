@@ -1,11 +1,10 @@
-//! Periodic repairs that fang does not do:
+//! Periodic repairs, each an idempotent statement in `db::tasks`, so several processes may run
+//! them at once:
 //! - a task left `in_progress` by a dead worker (no heartbeat for a lease) is handed out again,
-//!   keeping its place in the queue (its `scheduled_at` is not reset);
+//!   keeping its place in the queue, and its execution goes back to `queued`;
 //! - an execution left `running` without a live task goes back to `queued`;
 //! - a `queued` execution without a task (its task was lost) gets a new one;
 //! - delivery ids older than 24 hours and expired sessions are deleted.
-//!
-//! Every statement is idempotent, so several processes may run it at once.
 
 use std::time::Duration;
 
@@ -23,63 +22,29 @@ pub struct Repairs {
 
 pub async fn repair(pool: &PgPool, lease: Duration) -> Result<Repairs, sqlx::Error> {
     let lease_seconds = lease.as_secs_f64();
-    let tasks_released = sqlx::query(
-        "update fang_tasks set state = 'retried', updated_at = now()
-         where state = 'in_progress' and updated_at < now() - make_interval(secs => $1)",
-    )
-    .bind(lease_seconds)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    let executions_requeued = sqlx::query(
-        "update agent_executions e set status = 'queued'
-         where e.status = 'running'
-           and e.started_at < now() - make_interval(secs => $1)
-           and not exists (
-               select 1 from fang_tasks t
-               where t.metadata ->> 'execution_id' = e.id::text
-                 and t.state = 'in_progress'
-                 and t.updated_at >= now() - make_interval(secs => $1))",
-    )
-    .bind(lease_seconds)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    let orphans: Vec<uuid::Uuid> = sqlx::query_scalar(
-        "select e.id from agent_executions e
-         where e.status = 'queued'
-           and e.created_at < now() - make_interval(secs => $1)
-           and not exists (
-               select 1 from fang_tasks t
-               where t.metadata ->> 'execution_id' = e.id::text
-                 and t.state in ('new', 'retried', 'in_progress'))
-         limit 1000",
-    )
-    .bind(lease_seconds.min(30.0))
-    .fetch_all(pool)
-    .await?;
-    for execution_id in &orphans {
-        db::tasks::insert(
-            pool,
-            &ExecuteAgent {
-                execution_id: *execution_id,
-            },
-        )
-        .await?;
-    }
+    let (tasks_released, executions_released) =
+        db::tasks::release_stale(pool, lease_seconds).await?;
+    let executions_requeued =
+        executions_released + db::tasks::requeue_running_without_task(pool, lease_seconds).await?;
+    let orphans = db::tasks::queued_without_task(pool, lease_seconds.min(30.0), 1000).await?;
+    let tasks: Vec<serde_json::Value> = orphans
+        .iter()
+        .map(|(execution_id, tenant_id)| ExecuteAgent::metadata(*execution_id, *tenant_id))
+        .collect();
+    let tasks_recreated = if tasks.is_empty() {
+        0
+    } else {
+        db::tasks::insert_many(pool, &tasks, TASK_TYPE).await?
+    };
     db::deliveries::delete_older_than_a_day(pool).await?;
     db::sessions::delete_expired(pool).await?;
     let repairs = Repairs {
         tasks_released,
         executions_requeued,
-        tasks_recreated: orphans.len() as u64,
+        tasks_recreated,
     };
     if repairs != Repairs::default() {
-        tracing::warn!(
-            ?repairs,
-            task_type = TASK_TYPE,
-            "reaper repaired stale work"
-        );
+        tracing::warn!(?repairs, "reaper repaired stale work");
     }
     Ok(repairs)
 }

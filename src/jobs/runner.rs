@@ -29,11 +29,19 @@ pub trait AgentRunner: Send + Sync + 'static {
     async fn run(&self, input: &RunInput) -> Result<Value, String>;
 }
 
-pub struct BuiltinRunner;
+#[derive(Debug, Default)]
+pub struct BuiltinRunner {
+    /// Waited before answering, to stand in for a runtime that waits on the network
+    /// (`workers.builtin_runner_delay_ms`, for benchmarks and drills).
+    pub delay: std::time::Duration,
+}
 
 #[fang::async_trait]
 impl AgentRunner for BuiltinRunner {
     async fn run(&self, input: &RunInput) -> Result<Value, String> {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
         let top_level_keys: Vec<&String> = match &input.payload {
             Value::Object(map) => map.keys().collect(),
             _ => Vec::new(),
@@ -64,7 +72,7 @@ mod tests {
             raw_body: raw.clone(),
             attempt: 1,
         };
-        let result = BuiltinRunner.run(&input).await.unwrap();
+        let result = BuiltinRunner::default().run(&input).await.unwrap();
         assert_eq!(result["runner"], "builtin");
         assert_eq!(result["agent_name"], "Triage");
         assert_eq!(result["payload_bytes"], raw.len());
@@ -79,7 +87,7 @@ mod tests {
             ..input
         };
         assert_eq!(
-            BuiltinRunner.run(&array).await.unwrap()["top_level_keys"],
+            BuiltinRunner::default().run(&array).await.unwrap()["top_level_keys"],
             json!([])
         );
     }

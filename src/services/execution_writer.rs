@@ -20,7 +20,7 @@ use crate::{
         deliveries::{Claim, NewDelivery},
         executions::NewExecution,
     },
-    jobs::{execute::ExecuteAgent, TASK_TYPE},
+    jobs::{execute::ExecuteAgent, Wakeup, TASK_TYPE},
 };
 
 /// Requests waiting for a writer; beyond this, senders wait (backpressure, not memory).
@@ -76,8 +76,14 @@ pub struct ExecutionWriter {
 impl ExecutionWriter {
     /// Starts `writers` writer tasks (each commits one batch at a time, so this is also the
     /// number of commits in flight). They stop when the last `ExecutionWriter` is dropped.
-    /// `commit_size` observes how many executions each commit carried.
-    pub fn start(pool: sqlx::PgPool, writers: usize, commit_size: Histogram) -> Self {
+    /// `commit_size` observes how many executions each commit carried; `wakeup` is told
+    /// after every commit that queued work.
+    pub fn start(
+        pool: sqlx::PgPool,
+        writers: usize,
+        commit_size: Histogram,
+        wakeup: Wakeup,
+    ) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..writers.max(1) {
@@ -85,6 +91,7 @@ impl ExecutionWriter {
                 pool.clone(),
                 receiver.clone(),
                 commit_size.clone(),
+                wakeup.clone(),
             ));
         }
         Self { queue }
@@ -106,6 +113,7 @@ async fn write_batches(
     pool: sqlx::PgPool,
     receiver: Arc<Mutex<mpsc::Receiver<(Accepted, Reply)>>>,
     commit_size: Histogram,
+    wakeup: Wakeup,
 ) {
     loop {
         let mut batch = Vec::new();
@@ -123,6 +131,12 @@ async fn write_batches(
         let (items, replies): (Vec<Accepted>, Vec<Reply>) = batch.into_iter().unzip();
         commit_size.observe(items.len() as f64);
         let outcomes = write_batch(&pool, &items).await;
+        if outcomes
+            .iter()
+            .any(|outcome| matches!(outcome, Ok(Recorded::Created(_))))
+        {
+            wakeup.work_enqueued();
+        }
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             let _ = reply.send(outcome);
         }
@@ -171,7 +185,7 @@ async fn commit(pool: &sqlx::PgPool, items: &[Accepted]) -> Result<Vec<Recorded>
                     agent_id: item.agent_id,
                     raw_body: &item.raw_body,
                     delivery_id: item.delivery.as_ref().map(|delivery| delivery.id.as_str()),
-                    task_metadata: task_metadata(id),
+                    task_metadata: ExecuteAgent::metadata(id, item.tenant_id),
                 })
             })
             .collect()
@@ -240,10 +254,4 @@ async fn commit(pool: &sqlx::PgPool, items: &[Accepted]) -> Result<Vec<Recorded>
     }
     tx.commit().await?;
     Ok(answers)
-}
-
-/// The fang task's stored form (typetag JSON), exactly as `fang` writes it.
-fn task_metadata(execution_id: Uuid) -> serde_json::Value {
-    let task: &dyn fang::AsyncRunnable = &ExecuteAgent { execution_id };
-    serde_json::to_value(task).expect("a task of a uuid serializes")
 }

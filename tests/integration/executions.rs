@@ -156,13 +156,18 @@ async fn a_task_delivered_twice_runs_the_agent_once() {
     })
     .await;
     let id = accept_one(&app).await;
-    // fang's non-atomic fetch can hand one task to two workers: a second task for the same
-    // execution models that.
+    // A second task for the same execution (a task the reaper re-created while the first
+    // was merely late) must not run the agent again.
+    let tenant_id: uuid::Uuid =
+        sqlx::query_scalar("select tenant_id from agent_executions where id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     agent_webhooks::db::tasks::insert(
         &app.pool,
-        &ExecuteAgent {
-            execution_id: id.parse().unwrap(),
-        },
+        &ExecuteAgent::metadata(id.parse().unwrap(), tenant_id),
+        agent_webhooks::jobs::TASK_TYPE,
     )
     .await
     .unwrap();

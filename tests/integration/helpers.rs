@@ -187,7 +187,9 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     if let Some(url) = options.listen_url {
         settings.database.listen_url = Some(agent_webhooks::config::Redacted::new(url));
     }
-    let runner = options.runner.unwrap_or_else(|| Arc::new(BuiltinRunner));
+    let runner = options
+        .runner
+        .unwrap_or_else(|| Arc::new(BuiltinRunner::default()));
     let app = Application::build_with_runner(settings, runner)
         .await
         .expect("application starts");

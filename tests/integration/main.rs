@@ -18,6 +18,7 @@ mod logs;
 mod metrics;
 mod pages;
 mod proxy;
+mod queue;
 mod schema_cost;
 mod secrets;
 mod server_functions;

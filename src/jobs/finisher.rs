@@ -1,0 +1,133 @@
+//! Group commit of outcomes: finished runs hand their outcome to one writer task, which
+//! records everything waiting in one synchronous statement (`db::tasks::finish`), as the
+//! front door records accepted webhooks. An execution's final state is durable before it is
+//! counted in the metrics or logged; outcomes of runs that lost their lease are refused by the
+//! statement and reported as discarded.
+
+use std::{sync::Arc, time::Duration};
+
+use sqlx::PgPool;
+use tokio::{sync::mpsc, task::JoinHandle};
+use uuid::Uuid;
+
+use crate::{
+    db::{
+        self,
+        tasks::{Lease, Outcome},
+    },
+    metrics::Metrics,
+};
+
+/// Outcomes waiting for the writer; beyond this, runs wait (backpressure, not memory).
+const QUEUE_CAPACITY: usize = 4096;
+/// At most this many outcomes per statement.
+const MAX_BATCH: usize = 512;
+
+/// One finished run.
+pub(super) struct Finished {
+    pub lease: Lease,
+    pub execution_id: Option<Uuid>,
+    pub attempt: i32,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone)]
+pub(super) struct Finisher {
+    queue: mpsc::Sender<Finished>,
+}
+
+impl Finisher {
+    /// Starts the writer; it ends once every `Finisher` is dropped and the queue is written.
+    pub(super) fn start(pool: PgPool, metrics: Arc<Metrics>) -> (Self, JoinHandle<()>) {
+        let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        (Self { queue }, tokio::spawn(write(pool, metrics, receiver)))
+    }
+
+    pub(super) async fn send(&self, finished: Finished) {
+        if self.queue.send(finished).await.is_err() {
+            // Only after shutdown gave up waiting; the lease expires and the task runs again.
+            tracing::error!("outcome writer stopped; the task will run again after its lease");
+        }
+    }
+}
+
+async fn write(pool: PgPool, metrics: Arc<Metrics>, mut receiver: mpsc::Receiver<Finished>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let held = record(&pool, &batch).await;
+        for finished in batch.drain(..) {
+            report(&metrics, &finished, held.contains(&finished.lease.task_id));
+        }
+    }
+}
+
+/// Writes the batch, retrying while the database is unreachable; a batch that fails for
+/// another reason is written one outcome at a time, so one bad outcome fails alone. Returns
+/// the task ids whose outcome was recorded.
+async fn record(pool: &PgPool, batch: &[Finished]) -> std::collections::HashSet<Uuid> {
+    let rows: Vec<(Lease, Outcome)> = batch
+        .iter()
+        .map(|finished| (finished.lease, finished.outcome.clone()))
+        .collect();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match db::tasks::finish(pool, &rows).await {
+            Ok(held) => return held.into_iter().collect(),
+            Err(err) if db::is_transient(&err) => {
+                // Keep the outcomes: the run is done, only its record is late. Should the
+                // lease expire meanwhile, the task runs again and this write is refused.
+                tracing::warn!(error = %err, outcomes = rows.len(), "cannot record outcomes; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(err) if rows.len() > 1 => {
+                tracing::warn!(error = %err, "a batch of outcomes failed; recording them one by one");
+                let mut held = std::collections::HashSet::new();
+                for row in &rows {
+                    match db::tasks::finish(pool, std::slice::from_ref(row)).await {
+                        Ok(ids) => held.extend(ids),
+                        Err(err) => {
+                            tracing::error!(error = %err, task_id = %row.0.task_id, "cannot record an outcome; the task runs again after its lease")
+                        }
+                    }
+                }
+                return held;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot record an outcome; the task runs again after its lease");
+                return Default::default();
+            }
+        }
+    }
+}
+
+fn report(metrics: &Metrics, finished: &Finished, recorded: bool) {
+    let task_id = finished.lease.task_id;
+    let attempt = finished.attempt;
+    let Some(execution_id) = finished.execution_id else {
+        return;
+    };
+    if !recorded {
+        metrics.execution("discarded");
+        tracing::warn!(%execution_id, %task_id, attempt, "outcome discarded: the run had lost its lease");
+        return;
+    }
+    match &finished.outcome {
+        Outcome::Completed(_) => {
+            metrics.execution("completed");
+            tracing::debug!(%execution_id, attempt, "execution completed");
+        }
+        Outcome::Retry {
+            error,
+            delay_seconds,
+        } => {
+            metrics.execution("retrying");
+            tracing::info!(%execution_id, attempt, delay_seconds, %error, "attempt failed; retrying");
+        }
+        Outcome::Failed(error) => {
+            metrics.execution("failed");
+            tracing::warn!(%execution_id, attempt, %error, "execution failed");
+        }
+        Outcome::Done | Outcome::GiveUp(_) => {}
+    }
+}
