@@ -218,9 +218,11 @@ REPAIR = re.compile(r"(\w+): (\d+)")
 
 
 def completions_in_logs(paths):
-    """execution_id -> number of "execution completed" lines in the worker logs, and the
-    sums of the reaper's repairs ("reaper repaired stale work")."""
+    """execution_id -> number of "execution completed" lines in the worker logs, the same for
+    "execution run started" (runs, a fault may repeat one), and the sums of the reaper's
+    repairs ("reaper repaired stale work")."""
     counts = collections.Counter()
+    runs = collections.Counter()
     repairs = collections.Counter()
     for path in paths:
         try:
@@ -229,7 +231,8 @@ def completions_in_logs(paths):
             continue
         with f:
             for line in f:
-                if '"execution completed"' not in line and '"reaper repaired' not in line:
+                if ('"execution completed"' not in line and '"reaper repaired' not in line
+                        and '"execution run started"' not in line):
                     continue
                 try:
                     event = json.loads(line)
@@ -237,10 +240,12 @@ def completions_in_logs(paths):
                     continue
                 if event.get("message") == "execution completed":
                     counts[event.get("execution_id")] += 1
+                elif event.get("message") == "execution run started":
+                    runs[event.get("execution_id")] += 1
                 elif event.get("message") == "reaper repaired stale work":
                     for name, n in REPAIR.findall(str(event.get("repairs", ""))):
                         repairs[name] += int(n)
-    return counts, repairs
+    return counts, runs, repairs
 
 
 def analyze(args):
@@ -251,7 +256,7 @@ def analyze(args):
     )
     deliveries = read_csv(args.deliveries, ["delivery_id", "execution_id"])
     tasks = read_csv(args.tasks, ["state", "count"])
-    logged, repairs = completions_in_logs(args.worker_log)
+    logged, runs, repairs = completions_in_logs(args.worker_log)
     meta = next((e for e in events if e["event"] == "drill.start"), {})
     t0 = meta.get("t", attempts[0]["t"] if attempts else 0.0)
 
@@ -293,6 +298,9 @@ def analyze(args):
         k for k, ids in ids_by_key.items() if delivery_of.get(k) not in ids
     )
     ran_twice = sorted(i for i, n in logged.items() if n > 1)
+    # Runs a fault interrupted are run again (at-least-once runs, exactly-once completion):
+    # reported apart from completions, which must never repeat.
+    run_again = sorted(i for i, n in runs.items() if n > 1)
     # One row for the key, status completed, completion logged at most once.
     once = [i for i in completed if len(rows_by_key[rows[i]["delivery_id"]]) == 1 and logged[i] <= 1]
     duplicated = len(keys_with_two_rows) + len(keys_with_two_ids)
@@ -390,6 +398,8 @@ def analyze(args):
     p(f"  202 execution id whose row names another key ........ {len(wrong_key)}")
     p(f"  accepted key whose webhook_deliveries row disagrees .. {len(keys_not_in_deliveries)}")
     p(f"  execution completed twice (worker logs) .............. {len(ran_twice)}")
+    p(f"  execution run more than once (worker logs) ........... {len(run_again)}"
+      f" (allowed: a run a fault interrupted runs again; {sum(runs.values())} runs in all)")
     p(f"  definitive refusals (4xx other than 408/429) ......... {len(refused)}"
       + (f" {dict(collections.Counter(refused.values()))}" if refused else ""))
     p(f"  keys accepted only after retries ..................... {len(retried)}"

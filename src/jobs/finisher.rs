@@ -115,7 +115,7 @@ fn report(metrics: &Metrics, finished: &Finished, recorded: bool) {
     match &finished.outcome {
         Outcome::Completed(_) => {
             metrics.execution("completed");
-            tracing::debug!(%execution_id, attempt, "execution completed");
+            tracing::info!(%execution_id, attempt, "execution completed");
         }
         Outcome::Retry {
             error,

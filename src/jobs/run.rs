@@ -50,6 +50,9 @@ impl Runs {
             raw_body: started.raw_body,
             attempt,
         };
+        // The fault drill counts these to tell runs repeated after a fault (allowed) from
+        // executions completed twice (never).
+        tracing::info!(%execution_id, attempt, "execution run started");
         let runner = self.context.runner.clone();
         let failure = match isolated(self.timeout, async move { runner.run(&input).await }).await {
             Ok(Ok(result)) => match serde_json::to_vec(&result) {
