@@ -46,6 +46,8 @@
 #   DRILL_THREADS=8           sender threads
 #   DRILL_RATE=200            new requests per second in all (0: as fast as possible)
 #   DRILL_LEASE_SECONDS=5     WORKER_LEASE_SECONDS of the worker
+#   DRILL_RUN_MS=50           BUILTIN_RUNNER_DELAY_MS: each run takes this long, like a runtime
+#                             waiting on the network, so that faults find runs in flight
 #   DRILL_PG_DOWN_SECONDS=5   how long Postgres stays down (0: pg_ctl restart -m fast)
 #   DRILL_DRAIN_TIMEOUT=120   seconds to wait for all executions to complete
 set -euo pipefail
@@ -68,6 +70,7 @@ PHASE_SECONDS=${DRILL_PHASE_SECONDS:-12}
 THREADS=${DRILL_THREADS:-8}
 RATE=${DRILL_RATE:-200}
 LEASE=${DRILL_LEASE_SECONDS:-5}
+RUN_MS=${DRILL_RUN_MS:-50}
 PG_DOWN=${DRILL_PG_DOWN_SECONDS:-5}
 DRAIN_TIMEOUT=${DRILL_DRAIN_TIMEOUT:-120}
 
@@ -239,7 +242,7 @@ PORT=$(free_port) || die "no free loopback port found"
 BASE=http://127.0.0.1:$PORT
 export MASTER_KEY_FILE=$DRILL/master.key LEPTOS_SITE_ADDR=127.0.0.1:$PORT PUBLIC_BASE_URL=$BASE \
   WORKER_LEASE_SECONDS=$LEASE REAPER_INTERVAL_SECONDS=1 LOG_FORMAT=json RUST_LOG=info \
-  SHUTDOWN_GRACE_SECONDS=5
+  SHUTDOWN_GRACE_SECONDS=5 BUILTIN_RUNNER_DELAY_MS=$RUN_MS
 
 start_web
 ready=$(wait_ready)

@@ -239,12 +239,13 @@ pub async fn heartbeat(
 }
 
 /// Ends claimed tasks and records their executions' outcomes, in one statement. Only tasks
-/// whose lease is still held change; the ids of those are returned, and every other outcome
-/// was discarded (its worker had lost the lease).
+/// whose lease is still held change; their leases are returned, and every other outcome was
+/// discarded (its worker had lost the lease). One batch may hold two outcomes of one task,
+/// a stale one and the current one, so the answer names leases, not tasks.
 pub async fn finish(
     db: impl PgExecutor<'_>,
     finished: &[(Lease, Outcome)],
-) -> Result<Vec<Uuid>, sqlx::Error> {
+) -> Result<Vec<Lease>, sqlx::Error> {
     let mut ids = Vec::with_capacity(finished.len());
     let mut tokens = Vec::with_capacity(finished.len());
     let mut kinds = Vec::with_capacity(finished.len());
@@ -268,7 +269,7 @@ pub async fn finish(
         errors.push(error);
         delays.push(delay);
     }
-    sqlx::query_scalar(
+    let rows = sqlx::query(
         "with outcome as (
              select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[],
                                   $6::int4[])
@@ -277,7 +278,7 @@ pub async fn finish(
              delete from fang_tasks f using outcome o
              where f.id = o.task_id and f.lease_token = o.lease_token and f.state = 'in_progress'
                and o.kind in ('completed', 'failed', 'done')
-             returning f.id, f.execution_id
+             returning f.id, f.execution_id, o.lease_token
          ), rescheduled as (
              update fang_tasks f
              set state = case when o.kind = 'retry' then 'retried' else 'failed' end::fang_task_state,
@@ -289,7 +290,7 @@ pub async fn finish(
              from outcome o
              where f.id = o.task_id and f.lease_token = o.lease_token and f.state = 'in_progress'
                and o.kind in ('retry', 'give_up')
-             returning f.id, f.execution_id
+             returning f.id, f.execution_id, o.lease_token
          ), held as (
              select * from removed union all select * from rescheduled
          ), recorded as (
@@ -299,11 +300,11 @@ pub async fn finish(
                  result = case when o.kind = 'completed' then o.result else e.result end,
                  error = o.error,
                  completed_at = case when o.kind = 'retry' then null else now() end
-             from held h join outcome o on o.task_id = h.id
+             from held h join outcome o on o.task_id = h.id and o.lease_token = h.lease_token
              where e.id = h.execution_id and e.status = 'running'
                and o.kind in ('completed', 'failed', 'retry')
          )
-         select id from held",
+         select id, lease_token from held",
     )
     .persistent(false)
     .bind(ids)
@@ -313,7 +314,15 @@ pub async fn finish(
     .bind(errors)
     .bind(delays)
     .fetch_all(db)
-    .await
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Lease {
+                task_id: row.try_get("id")?,
+                token: row.try_get("lease_token")?,
+            })
+        })
+        .collect()
 }
 
 /// Hands held tasks back at once (their worker stops): runnable again in their old place,

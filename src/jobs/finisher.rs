@@ -2,14 +2,16 @@
 //! records everything waiting in one synchronous statement (`db::tasks::finish`), as the
 //! front door records accepted webhooks. An execution's final state is durable before it is
 //! counted in the metrics or logged; outcomes of runs that lost their lease are refused by the
-//! statement and reported as discarded.
+//! statement and reported as discarded. A run stays in flight (its lease renewed by the
+//! heartbeat) until its outcome is written, so a slow write does not cost a lease.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use sqlx::PgPool;
 use tokio::{sync::mpsc, task::JoinHandle};
 use uuid::Uuid;
 
+use super::leases::InFlight;
 use crate::{
     db::{
         self,
@@ -38,9 +40,14 @@ pub(super) struct Finisher {
 
 impl Finisher {
     /// Starts the writer; it ends once every `Finisher` is dropped and the queue is written.
-    pub(super) fn start(pool: PgPool, metrics: Arc<Metrics>) -> (Self, JoinHandle<()>) {
+    pub(super) fn start(
+        pool: PgPool,
+        metrics: Arc<Metrics>,
+        in_flight: Arc<InFlight>,
+    ) -> (Self, JoinHandle<()>) {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        (Self { queue }, tokio::spawn(write(pool, metrics, receiver)))
+        let writer = tokio::spawn(write(pool, metrics, in_flight, receiver));
+        (Self { queue }, writer)
     }
 
     pub(super) async fn send(&self, finished: Finished) {
@@ -51,20 +58,26 @@ impl Finisher {
     }
 }
 
-async fn write(pool: PgPool, metrics: Arc<Metrics>, mut receiver: mpsc::Receiver<Finished>) {
+async fn write(
+    pool: PgPool,
+    metrics: Arc<Metrics>,
+    in_flight: Arc<InFlight>,
+    mut receiver: mpsc::Receiver<Finished>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let held = record(&pool, &batch).await;
         for finished in batch.drain(..) {
-            report(&metrics, &finished, held.contains(&finished.lease.task_id));
+            in_flight.remove(finished.lease);
+            report(&metrics, &finished, held.contains(&finished.lease));
         }
     }
 }
 
 /// Writes the batch, retrying while the database is unreachable; a batch that fails for
 /// another reason is written one outcome at a time, so one bad outcome fails alone. Returns
-/// the task ids whose outcome was recorded.
-async fn record(pool: &PgPool, batch: &[Finished]) -> std::collections::HashSet<Uuid> {
+/// the leases whose outcome was recorded.
+async fn record(pool: &PgPool, batch: &[Finished]) -> HashSet<Lease> {
     let rows: Vec<(Lease, Outcome)> = batch
         .iter()
         .map(|finished| (finished.lease, finished.outcome.clone()))
@@ -82,7 +95,7 @@ async fn record(pool: &PgPool, batch: &[Finished]) -> std::collections::HashSet<
             }
             Err(err) if rows.len() > 1 => {
                 tracing::warn!(error = %err, "a batch of outcomes failed; recording them one by one");
-                let mut held = std::collections::HashSet::new();
+                let mut held = HashSet::new();
                 for row in &rows {
                     match db::tasks::finish(pool, std::slice::from_ref(row)).await {
                         Ok(ids) => held.extend(ids),

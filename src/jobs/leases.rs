@@ -51,7 +51,7 @@ impl InFlight {
         }
     }
 
-    /// The run ended by itself.
+    /// The run's outcome was written (held or refused): the lease needs no more renewal.
     pub(super) fn remove(&self, lease: Lease) {
         let mut runs = self.lock();
         if runs

@@ -80,7 +80,11 @@ impl WorkerPool {
     ) -> Self {
         let (stop, _) = watch::channel(false);
         let in_flight = Arc::new(InFlight::default());
-        let (finisher, writer) = Finisher::start(context.pool.clone(), context.metrics.clone());
+        let (finisher, writer) = Finisher::start(
+            context.pool.clone(),
+            context.metrics.clone(),
+            in_flight.clone(),
+        );
         let background = vec![
             tokio::spawn(leases::heartbeat(
                 in_flight.clone(),
@@ -316,7 +320,7 @@ fn start_run(
                     outcome,
                 })
                 .await;
-            run_shared.in_flight.remove(lease);
+            // The finisher takes the lease out of `in_flight` once the outcome is written.
         }
         .instrument(span),
     );

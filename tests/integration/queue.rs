@@ -499,3 +499,60 @@ async fn shutdown_stops_a_run_before_handing_its_execution_to_the_next_process()
     );
     next.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_stale_and_a_current_outcome_of_one_task_in_one_batch_record_only_the_current() {
+    let web = spawn_app_with(TestOptions {
+        workers: 0,
+        ..Default::default()
+    })
+    .await;
+    let (agent, _) = agent_of(&web, "acme").await;
+    let id: Uuid = accept(&web, &agent, b"{}").await.parse().unwrap();
+    let claim = |token| db::tasks::claim(&web.pool, TASK_TYPE, token, Uuid::nil(), 10);
+    let stale = Uuid::new_v4();
+    let claimed = claim(stale).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let task_id = claimed[0].id;
+    let stale = db::tasks::Lease {
+        task_id,
+        token: stale,
+    };
+    // The lease expired and the task was handed out again: a second claim, a second lease.
+    assert_eq!(db::tasks::release(&web.pool, &[stale]).await.unwrap(), 1);
+    let current = Uuid::new_v4();
+    assert_eq!(claim(current).await.unwrap().len(), 1);
+    let current = db::tasks::Lease {
+        task_id,
+        token: current,
+    };
+
+    let recorded = db::tasks::finish(
+        &web.pool,
+        &[
+            (
+                stale,
+                db::tasks::Outcome::Completed(json!({"from": "stale"})),
+            ),
+            (
+                current,
+                db::tasks::Outcome::Completed(json!({"from": "current"})),
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        recorded,
+        [current],
+        "only the current lease's outcome counts"
+    );
+    let done = web
+        .execution_when(&id.to_string(), "completion", |e| {
+            e["status"] == "completed"
+        })
+        .await;
+    assert_eq!(done["result"], json!({"from": "current"}));
+    assert_eq!(done["attempts"], 2);
+    web.stop().await.unwrap();
+}
