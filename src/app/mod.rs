@@ -5,6 +5,7 @@ mod browser;
 mod components;
 pub mod examples;
 mod pages;
+mod resource;
 mod time;
 
 use leptos::prelude::*;
@@ -72,7 +73,7 @@ pub fn App() -> impl IntoView {
 #[component]
 fn TopBar() -> impl IntoView {
     let location = use_location();
-    let user = Resource::new(move || location.pathname.get(), |_| signed_in_user());
+    let user = resource::server_resource(move || location.pathname.get(), |_| signed_in_user());
     let logout = ServerAction::<Logout>::new();
     view! {
         <header class="topbar">

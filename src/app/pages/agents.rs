@@ -3,13 +3,16 @@ use leptos_router::{components::A, hooks::use_navigate};
 
 use crate::{
     api::{list_agents, new_agent},
-    app::components::{ErrorNotice, FieldErrors, StatusBadge},
+    app::{
+        components::{ErrorNotice, FieldErrors, StatusBadge},
+        resource::server_resource,
+    },
     domain::{AgentStatus, AgentSummary, ApiError, CreateAgent, FieldError},
 };
 
 #[component]
 pub fn AgentsPage() -> impl IntoView {
-    let agents = Resource::new(|| (), |_| list_agents());
+    let agents = server_resource(|| (), |_| list_agents());
     view! {
         <h1>"Agents"</h1>
         <Suspense fallback=|| view! { <p class="muted">"Loading agents…"</p> }>

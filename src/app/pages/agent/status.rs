@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use super::{AgentReload, AuditReload};
 use crate::{
     api::{agent_audit, set_agent_status},
-    app::components::ErrorNotice,
+    app::{components::ErrorNotice, resource::server_resource},
     domain::{Agent, AgentStatus},
 };
 
@@ -19,7 +19,7 @@ pub fn AgentStatusSection(agent: Agent) -> impl IntoView {
         }
     });
     let audit_reload = use_context::<AuditReload>();
-    let audit = Resource::new(
+    let audit = server_resource(
         move || audit_reload.map(|r| r.0.get()),
         move |_| agent_audit(id),
     );
