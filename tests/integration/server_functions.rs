@@ -899,6 +899,42 @@ async fn get_agent_returns_the_agent_and_refuses_unknown_or_malformed_ids() {
     app.stop().await.unwrap();
 }
 
+/// The WASM sends every function's arguments as JSON (`JsonOrForm`, src/api/codec.rs); the
+/// form encoding above is what the sign-in and sign-out forms post before hydration.
+#[tokio::test]
+async fn functions_the_browser_calls_take_json_arguments_as_well_as_a_form() {
+    let app = spawn_app().await;
+    let admin = app.admin("acme").await;
+    let agent = create(&app, &admin, json!({"name": "a"})).await;
+    let id = id_of(&agent);
+    assert_eq!(
+        call_json(&app, &admin.client, "get_agent", json!({"id": id}))
+            .await
+            .ok(),
+        agent
+    );
+    let user = call_json(&app, &admin.client, "current_user", json!({}))
+        .await
+        .ok();
+    assert_eq!(user["email"], admin.email.as_str());
+    let error = call_json(
+        &app,
+        &admin.client,
+        "get_agent",
+        json!({"id": "not-a-uuid"}),
+    )
+    .await
+    .refused(StatusCode::BAD_REQUEST);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("error deserializing server function arguments: "),
+        "{error}"
+    );
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn edit_agent_changes_only_the_given_fields_and_audits_which() {
     let app = spawn_app().await;
