@@ -3,8 +3,9 @@
 //! default (`PostUrl`), which an HTML form posts before the page has hydrated (sign-in and
 //! sign-out work without JavaScript) and which scripts and the integration tests use.
 //!
-//! The browser encoding with `serde_qs` was the only reason that crate was in the WASM
-//! (docs/decisions.md, "WASM size"); JSON costs nothing there, since every answer is JSON.
+//! Writing arguments with `serde_qs` (and `ActionForm` reading its form with it) was why that
+//! crate was in the WASM (docs/decisions.md, "WASM size"); JSON costs nothing there, since
+//! every answer is JSON already.
 
 use leptos::server_fn::{codec::Post, Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 use serde::{de::DeserializeOwned, Serialize};

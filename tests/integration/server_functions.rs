@@ -1,8 +1,9 @@
-//! The Leptos server functions (`src/api`), called over HTTP the way the browser calls them:
-//! `POST /api/fn/<endpoint>` with form-encoded arguments (or a JSON object for the
-//! `input = Json` ones), answered with JSON. Each is checked for what it returns, what it
-//! changes (database rows, audit entries, the webhook route), and the errors the UI shows:
-//! 401 without a session, 404 for another tenant's agent, 400 with details for bad input.
+//! The Leptos server functions (`src/api`), called over HTTP: `POST /api/fn/<endpoint>` with
+//! form-encoded arguments, as a form posts them before hydration (or a JSON object, as the
+//! WASM sends them; the `input = Json` functions take only that), answered with JSON. Each is
+//! checked for what it returns, what it changes (database rows, audit entries, the webhook
+//! route), and the errors the UI shows: 401 without a session, 404 for another tenant's
+//! agent, 400 with details for bad input.
 
 use std::time::Duration;
 
@@ -54,7 +55,7 @@ impl Answer {
     }
 }
 
-/// Calls a server function with form-encoded arguments, as the Leptos client does by default.
+/// Calls a server function with form-encoded arguments, as a form posts them.
 async fn call(
     app: &TestApp,
     client: &reqwest::Client,
@@ -70,7 +71,7 @@ async fn call(
     Answer::read(response).await
 }
 
-/// Calls an `input = Json` server function: one JSON object keyed by argument name.
+/// Calls a server function with one JSON object keyed by argument name, as the WASM does.
 async fn call_json(app: &TestApp, client: &reqwest::Client, endpoint: &str, args: Value) -> Answer {
     let response = client
         .post(app.url(&format!("/api/fn/{endpoint}")))
