@@ -1,4 +1,6 @@
 use leptos::prelude::*;
+
+use super::codec::JsonOrForm;
 use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
@@ -7,7 +9,7 @@ use crate::domain::{
     SchemaValidation, SecretRegenerated, UpdateAgent,
 };
 
-#[server(prefix = "/api/fn", endpoint = "list_agents")]
+#[server(prefix = "/api/fn", endpoint = "list_agents", input = JsonOrForm)]
 pub async fn list_agents() -> Result<Vec<AgentSummary>, ApiError> {
     use super::context::{fail, principal};
     let (state, principal) = principal().await?;
@@ -16,7 +18,7 @@ pub async fn list_agents() -> Result<Vec<AgentSummary>, ApiError> {
         .map_err(fail)
 }
 
-#[server(prefix = "/api/fn", endpoint = "get_agent")]
+#[server(prefix = "/api/fn", endpoint = "get_agent", input = JsonOrForm)]
 pub async fn get_agent(id: Uuid) -> Result<Agent, ApiError> {
     use super::context::{fail, principal};
     let (state, principal) = principal().await?;
@@ -43,7 +45,7 @@ pub async fn edit_agent(id: Uuid, patch: UpdateAgent) -> Result<Agent, ApiError>
         .map_err(fail)
 }
 
-#[server(prefix = "/api/fn", endpoint = "set_agent_status")]
+#[server(prefix = "/api/fn", endpoint = "set_agent_status", input = JsonOrForm)]
 pub async fn set_agent_status(id: Uuid, status: AgentStatus) -> Result<Agent, ApiError> {
     use super::context::{fail, principal};
     let (state, principal) = principal().await?;
@@ -57,7 +59,7 @@ pub async fn set_agent_status(id: Uuid, status: AgentStatus) -> Result<Agent, Ap
 }
 
 /// The secret in clear, fetched only when the admin asks (audited, rate-limited).
-#[server(prefix = "/api/fn", endpoint = "reveal_secret")]
+#[server(prefix = "/api/fn", endpoint = "reveal_secret", input = JsonOrForm)]
 pub async fn reveal_secret(id: Uuid) -> Result<RevealedSecret, ApiError> {
     use super::context::{fail, principal};
     let (state, principal) = principal().await?;
@@ -72,7 +74,7 @@ pub async fn reveal_secret(id: Uuid) -> Result<RevealedSecret, ApiError> {
     Ok(secret)
 }
 
-#[server(prefix = "/api/fn", endpoint = "regenerate_secret")]
+#[server(prefix = "/api/fn", endpoint = "regenerate_secret", input = JsonOrForm)]
 pub async fn regenerate_webhook_secret(
     id: Uuid,
     grace_period_seconds: u32,
@@ -129,7 +131,7 @@ pub async fn save_schema(id: Uuid, schema_text: Option<String>) -> Result<Agent,
         .map_err(fail)
 }
 
-#[server(prefix = "/api/fn", endpoint = "agent_audit")]
+#[server(prefix = "/api/fn", endpoint = "agent_audit", input = JsonOrForm)]
 pub async fn agent_audit(id: Uuid) -> Result<AuditPage, ApiError> {
     use super::context::{fail, principal};
     let (state, principal) = principal().await?;

@@ -1,10 +1,12 @@
 use leptos::prelude::*;
 
+use super::codec::JsonOrForm;
+
 use crate::domain::{ApiError, CurrentUser, Password};
 
 /// Signs in and sets the session cookie; then sends the browser to `next` (a local path).
 /// Works as a plain HTML form post too, before the page has hydrated.
-#[server(prefix = "/api/fn", endpoint = "login")]
+#[server(prefix = "/api/fn", endpoint = "login", input = JsonOrForm)]
 pub async fn login(
     email: String,
     password: Password,
@@ -52,7 +54,7 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-#[server(prefix = "/api/fn", endpoint = "logout")]
+#[server(prefix = "/api/fn", endpoint = "logout", input = JsonOrForm)]
 pub async fn logout() -> Result<(), ApiError> {
     use axum::http::{header, HeaderMap, HeaderValue};
     use leptos_axum::ResponseOptions;
@@ -79,7 +81,7 @@ pub async fn logout() -> Result<(), ApiError> {
 }
 
 /// The signed-in administrator, or `None`.
-#[server(prefix = "/api/fn", endpoint = "current_user")]
+#[server(prefix = "/api/fn", endpoint = "current_user", input = JsonOrForm)]
 pub async fn signed_in_user() -> Result<Option<CurrentUser>, ApiError> {
     use super::context::{fail, principal};
     use crate::{db, services::Actor};

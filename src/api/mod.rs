@@ -4,6 +4,7 @@
 
 mod agents;
 mod auth;
+mod codec;
 #[cfg(feature = "ssr")]
 pub(crate) mod context;
 mod status;

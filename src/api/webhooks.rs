@@ -1,4 +1,6 @@
 use leptos::prelude::*;
+
+use super::codec::JsonOrForm;
 use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
@@ -20,7 +22,7 @@ pub async fn send_test_webhook(id: Uuid, payload: String) -> Result<TestWebhookR
         .map_err(fail)
 }
 
-#[server(prefix = "/api/fn", endpoint = "list_executions")]
+#[server(prefix = "/api/fn", endpoint = "list_executions", input = JsonOrForm)]
 pub async fn list_executions(agent_id: Uuid) -> Result<ExecutionPage, ApiError> {
     use super::context::{fail, principal};
     let (state, principal) = principal().await?;
@@ -36,7 +38,7 @@ pub async fn list_executions(agent_id: Uuid) -> Result<ExecutionPage, ApiError> 
     .map_err(fail)
 }
 
-#[server(prefix = "/api/fn", endpoint = "get_execution")]
+#[server(prefix = "/api/fn", endpoint = "get_execution", input = JsonOrForm)]
 pub async fn get_execution(id: Uuid) -> Result<Execution, ApiError> {
     use super::context::{fail, principal};
     let (state, principal) = principal().await?;

@@ -5,9 +5,10 @@ mod browser;
 mod components;
 pub mod examples;
 mod pages;
+mod resource;
 mod time;
 
-use leptos::prelude::*;
+use leptos::{ev::SubmitEvent, prelude::*, server_fn::ServerFn};
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
@@ -72,7 +73,7 @@ pub fn App() -> impl IntoView {
 #[component]
 fn TopBar() -> impl IntoView {
     let location = use_location();
-    let user = Resource::new(move || location.pathname.get(), |_| signed_in_user());
+    let user = resource::server_resource(move || location.pathname.get(), |_| signed_in_user());
     let logout = ServerAction::<Logout>::new();
     view! {
         <header class="topbar">
@@ -84,9 +85,15 @@ fn TopBar() -> impl IntoView {
                             Ok(Some(user)) => view! {
                                 <A href="/agents">"Agents"</A>
                                 <span class="muted user">{user.email}</span>
-                                <ActionForm action=logout attr:class="inline">
+                                // Posted by the browser before hydration; sent as JSON by the
+                                // action afterwards (see pages/login.rs).
+                                <form action=Logout::url() method="post" class="inline"
+                                    on:submit=move |ev: SubmitEvent| {
+                                        ev.prevent_default();
+                                        logout.dispatch(Logout {});
+                                    }>
                                     <button type="submit" class="link-button">"Sign out"</button>
-                                </ActionForm>
+                                </form>
                             }.into_any(),
                             _ => view! { <A href="/login">"Sign in"</A> }.into_any(),
                         }

@@ -1,10 +1,9 @@
 use std::{fmt, str::FromStr};
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::double_option;
+use super::{double_option, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -71,9 +70,12 @@ pub struct Agent {
     /// Refuse deliveries without a signed timestamp (Standard Webhooks headers).
     pub require_timestamp: bool,
     /// Until when the previous secret still verifies after a regeneration with a grace period.
-    pub previous_secret_expires_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, format = DateTime))]
+    pub previous_secret_expires_at: Option<Timestamp>,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
+    pub updated_at: Timestamp,
 }
 
 /// `POST /api/agents`. Unknown fields are refused so ids, tenants or secrets cannot be set.

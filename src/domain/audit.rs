@@ -1,6 +1,7 @@
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use super::Timestamp;
 
 /// What the audit log records. Stored as its dotted name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +50,8 @@ impl AuditAction {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
-    pub at: DateTime<Utc>,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
     /// Dotted action name, e.g. `secret.revealed`.
     pub action: String,
     /// `user:<id>`, `token:<id>` or `webhook`.

@@ -1,10 +1,9 @@
 use std::{fmt, str::FromStr};
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::FieldError;
+use super::{timestamp, FieldError, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -65,16 +64,20 @@ pub struct Execution {
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
     pub attempts: i32,
-    pub created_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, format = DateTime))]
+    pub started_at: Option<Timestamp>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, format = DateTime))]
+    pub completed_at: Option<Timestamp>,
 }
 
 impl Execution {
     /// From receipt to completion, once finished.
     pub fn duration_ms(&self) -> Option<i64> {
         self.completed_at
-            .map(|done| (done - self.created_at).num_milliseconds())
+            .as_ref()
+            .map(|done| timestamp::millis_between(&self.created_at, done))
     }
 }
 

@@ -6,6 +6,7 @@ mod audit;
 mod execution;
 mod sample;
 mod secret;
+mod timestamp;
 mod ui;
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,7 @@ pub use audit::*;
 pub use execution::*;
 pub use sample::sample_payload;
 pub use secret::*;
+pub use timestamp::{Rfc3339Utc, Timestamp};
 pub use ui::*;
 
 /// What the "Check server status" control shows.

@@ -1,5 +1,6 @@
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use super::Timestamp;
 
 /// The webhook secret in both forms senders use. Only ever sent with `Cache-Control: no-store`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,7 +37,8 @@ pub struct SecretRegenerated {
     pub message: String,
     pub new_secret_masked: String,
     /// When the previous secret stops verifying; null when it stopped at once.
-    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, format = DateTime))]
+    pub previous_secret_expires_at: Option<Timestamp>,
 }
 
 /// A password on its way to be checked or hashed. `Debug` never prints it, so a logged

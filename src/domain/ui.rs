@@ -1,6 +1,5 @@
 //! Types the browser UI exchanges with its server functions.
 
-use chrono::{DateTime, Utc};
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
@@ -8,7 +7,7 @@ use leptos::server_fn::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{AgentStatus, ExecutionStatus, FieldError};
+use super::{AgentStatus, ExecutionStatus, FieldError, Timestamp};
 
 /// The error every server function returns: what the API would have answered, so the UI
 /// can show it next to the control that caused it.
@@ -96,7 +95,7 @@ pub struct AgentSummary {
     pub status: AgentStatus,
     pub webhook_url: Option<String>,
     pub last_execution_status: Option<ExecutionStatus>,
-    pub last_execution_at: Option<DateTime<Utc>>,
+    pub last_execution_at: Option<Timestamp>,
 }
 
 /// What "Send Test Webhook" shows: the real route's answer and how to reproduce it.

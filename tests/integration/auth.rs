@@ -167,6 +167,16 @@ async fn the_openapi_document_describes_the_api() {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
     assert!(doc["components"]["schemas"].get("Agent").is_some());
+    // Timestamps are RFC 3339 strings (the domain types name them `Timestamp`, which is
+    // chrono's `DateTime<Utc>` on the server).
+    let agent = &doc["components"]["schemas"]["Agent"]["properties"];
+    assert_eq!(
+        agent["created_at"],
+        json!({"type": "string", "format": "date-time"})
+    );
+    let expires = &agent["previous_secret_expires_at"];
+    assert_eq!(expires["type"], json!(["string", "null"]));
+    assert_eq!(expires["format"], "date-time");
     assert!(doc["components"]["securitySchemes"].get("bearer").is_some());
     app.stop().await.unwrap();
 }

@@ -1,8 +1,9 @@
-//! The Leptos server functions (`src/api`), called over HTTP the way the browser calls them:
-//! `POST /api/fn/<endpoint>` with form-encoded arguments (or a JSON object for the
-//! `input = Json` ones), answered with JSON. Each is checked for what it returns, what it
-//! changes (database rows, audit entries, the webhook route), and the errors the UI shows:
-//! 401 without a session, 404 for another tenant's agent, 400 with details for bad input.
+//! The Leptos server functions (`src/api`), called over HTTP: `POST /api/fn/<endpoint>` with
+//! form-encoded arguments, as a form posts them before hydration (or a JSON object, as the
+//! WASM sends them; the `input = Json` functions take only that), answered with JSON. Each is
+//! checked for what it returns, what it changes (database rows, audit entries, the webhook
+//! route), and the errors the UI shows: 401 without a session, 404 for another tenant's
+//! agent, 400 with details for bad input.
 
 use std::time::Duration;
 
@@ -54,7 +55,7 @@ impl Answer {
     }
 }
 
-/// Calls a server function with form-encoded arguments, as the Leptos client does by default.
+/// Calls a server function with form-encoded arguments, as a form posts them.
 async fn call(
     app: &TestApp,
     client: &reqwest::Client,
@@ -70,7 +71,7 @@ async fn call(
     Answer::read(response).await
 }
 
-/// Calls an `input = Json` server function: one JSON object keyed by argument name.
+/// Calls a server function with one JSON object keyed by argument name, as the WASM does.
 async fn call_json(app: &TestApp, client: &reqwest::Client, endpoint: &str, args: Value) -> Answer {
     let response = client
         .post(app.url(&format!("/api/fn/{endpoint}")))
@@ -894,6 +895,42 @@ async fn get_agent_returns_the_agent_and_refuses_unknown_or_malformed_ids() {
             .as_str()
             .unwrap()
             .starts_with("error deserializing server function arguments: UUID parsing failed"),
+        "{error}"
+    );
+    app.stop().await.unwrap();
+}
+
+/// The WASM sends every function's arguments as JSON (`JsonOrForm`, src/api/codec.rs); the
+/// form encoding above is what the sign-in and sign-out forms post before hydration.
+#[tokio::test]
+async fn functions_the_browser_calls_take_json_arguments_as_well_as_a_form() {
+    let app = spawn_app().await;
+    let admin = app.admin("acme").await;
+    let agent = create(&app, &admin, json!({"name": "a"})).await;
+    let id = id_of(&agent);
+    assert_eq!(
+        call_json(&app, &admin.client, "get_agent", json!({"id": id}))
+            .await
+            .ok(),
+        agent
+    );
+    let user = call_json(&app, &admin.client, "current_user", json!({}))
+        .await
+        .ok();
+    assert_eq!(user["email"], admin.email.as_str());
+    let error = call_json(
+        &app,
+        &admin.client,
+        "get_agent",
+        json!({"id": "not-a-uuid"}),
+    )
+    .await
+    .refused(StatusCode::BAD_REQUEST);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("error deserializing server function arguments: "),
         "{error}"
     );
     app.stop().await.unwrap();

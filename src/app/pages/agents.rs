@@ -3,13 +3,16 @@ use leptos_router::{components::A, hooks::use_navigate};
 
 use crate::{
     api::{list_agents, new_agent},
-    app::components::{ErrorNotice, FieldErrors, StatusBadge},
+    app::{
+        components::{ErrorNotice, FieldErrors, StatusBadge},
+        resource::server_resource,
+    },
     domain::{AgentStatus, AgentSummary, ApiError, CreateAgent, FieldError},
 };
 
 #[component]
 pub fn AgentsPage() -> impl IntoView {
-    let agents = Resource::new(|| (), |_| list_agents());
+    let agents = server_resource(|| (), |_| list_agents());
     view! {
         <h1>"Agents"</h1>
         <Suspense fallback=|| view! { <p class="muted">"Loading agents…"</p> }>
@@ -73,12 +76,18 @@ fn NewAgentForm() -> impl IntoView {
     let status = RwSignal::new("active".to_owned());
     let schema_text = RwSignal::new(String::new());
     let local_errors = RwSignal::new(Vec::<FieldError>::new());
-    let create = Action::new(|input: &CreateAgent| new_agent(input.clone()));
     let navigate = use_navigate();
-
-    Effect::new(move |_| {
-        if let Some(Ok(agent)) = create.value().get() {
-            navigate(&format!("/agents/{}", agent.id), Default::default());
+    // The action opens the new agent itself when its answer arrives (an `Effect` watching
+    // its value would be one more type in the WASM; docs/decisions.md, "WASM size").
+    let create = Action::new(move |input: &CreateAgent| {
+        let input = input.clone();
+        let navigate = navigate.clone();
+        async move {
+            let result = new_agent(input).await;
+            if let Ok(agent) = &result {
+                navigate(&format!("/agents/{}", agent.id), Default::default());
+            }
+            result
         }
     });
 

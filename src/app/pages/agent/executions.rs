@@ -11,6 +11,7 @@ use crate::{
     app::{
         browser::sleep_ms,
         components::{ErrorNotice, StatusBadge},
+        resource::server_resource,
     },
     domain::{Execution, ExecutionStatus},
 };
@@ -25,7 +26,7 @@ const POLL_MS: u32 = 2_000;
 #[component]
 pub fn Executions(agent_id: Uuid) -> impl IntoView {
     let reload = use_context::<ExecutionsReload>().unwrap_or(ExecutionsReload(RwSignal::new(0)));
-    let page = Resource::new(move || reload.0.get(), move |_| list_executions(agent_id));
+    let page = server_resource(move || reload.0.get(), move |_| list_executions(agent_id));
     let selected = RwSignal::new(None::<Uuid>);
 
     // Poll while anything is unfinished; stop when the page is left.

@@ -13,7 +13,10 @@ use uuid::Uuid;
 
 use crate::{
     api::get_agent,
-    app::components::{ErrorNotice, StatusBadge},
+    app::{
+        components::{ErrorNotice, StatusBadge},
+        resource::server_resource,
+    },
     domain::{Agent, ApiError},
 };
 
@@ -41,7 +44,7 @@ pub fn AgentPage() -> impl IntoView {
     };
     let reload = AgentReload(RwSignal::new(0));
     provide_context(reload);
-    let agent = Resource::new(
+    let agent = server_resource(
         move || (id(), reload.0.get()),
         |(id, _)| async move {
             match id {

@@ -34,19 +34,22 @@ pub fn PayloadSchema(agent: Agent) -> impl IntoView {
     let audit = use_context::<AuditReload>();
     let saved_schema = use_context::<SavedSchema>();
 
-    let validate = Action::new(move |text: &String| validate_schema(text.clone()));
-    Effect::new(move |_| {
-        if let Some(result) = validate.value().get() {
-            outcome.set(Some(match result {
+    // Each action applies its own answer when it arrives (an `Effect` watching the action's
+    // value would be one more type in the WASM; docs/decisions.md, "WASM size").
+    let validate = Action::new(move |text: &String| {
+        let text = text.clone();
+        async move {
+            outcome.set(Some(match validate_schema(text).await {
                 Ok(v) if v.valid => Outcome::Valid,
                 Ok(v) => Outcome::Invalid(v.errors),
                 Err(err) => Outcome::Failed(err),
             }));
         }
     });
-    let save = Action::new(move |text: &Option<String>| save_schema(id, text.clone()));
-    Effect::new(move |_| {
-        if let Some(result) = save.value().get() {
+    let save = Action::new(move |text: &Option<String>| {
+        let text = text.clone();
+        async move {
+            let result = save_schema(id, text).await;
             if let Ok(agent) = &result {
                 if let Some(saved) = saved_schema {
                     saved.0.set(agent.payload_schema.clone());

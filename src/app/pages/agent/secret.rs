@@ -34,35 +34,38 @@ pub fn HmacSecret(agent: Agent) -> impl IntoView {
         }
     };
 
-    let reveal = Action::new(move |_: &()| reveal_secret(id));
-    Effect::new(move |_| match reveal.value().get() {
-        Some(Ok(secret)) => {
-            error.set(None);
-            revealed.set(Some(secret));
-            audited();
+    // Each action applies its own answer when it arrives (an `Effect` watching the action's
+    // value would be one more type in the WASM; docs/decisions.md, "WASM size").
+    let reveal = Action::new(move |_: &()| async move {
+        match reveal_secret(id).await {
+            Ok(secret) => {
+                error.set(None);
+                revealed.set(Some(secret));
+            }
+            Err(err) => error.set(Some(err)),
         }
-        Some(Err(err)) => {
-            error.set(Some(err));
-            audited();
-        }
-        None => {}
+        audited();
     });
-    let regenerate = Action::new(move |grace: &u32| regenerate_webhook_secret(id, *grace));
-    Effect::new(move |_| match regenerate.value().get() {
-        Some(Ok(done)) => {
-            error.set(None);
-            revealed.set(None);
-            notice.set(Some(match done.previous_secret_expires_at {
-                None => "New HMAC secret generated. Old webhooks will no longer work.".to_owned(),
-                Some(until) => format!(
-                    "New HMAC secret generated. The old secret keeps working until {}.",
-                    crate::app::time::utc_minutes(&until)
-                ),
-            }));
-            audited();
+    let regenerate = Action::new(move |grace: &u32| {
+        let grace = *grace;
+        async move {
+            match regenerate_webhook_secret(id, grace).await {
+                Ok(done) => {
+                    error.set(None);
+                    revealed.set(None);
+                    notice.set(Some(match done.previous_secret_expires_at {
+                        None => "New HMAC secret generated. Old webhooks will no longer work."
+                            .to_owned(),
+                        Some(until) => format!(
+                            "New HMAC secret generated. The old secret keeps working until {}.",
+                            crate::app::time::utc_minutes(&until)
+                        ),
+                    }));
+                    audited();
+                }
+                Err(err) => error.set(Some(err)),
+            }
         }
-        Some(Err(err)) => error.set(Some(err)),
-        None => {}
     });
 
     let shown_value = move || match (revealed.get(), format.get()) {

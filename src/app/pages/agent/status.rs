@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use super::{AgentReload, AuditReload};
 use crate::{
     api::{agent_audit, set_agent_status},
-    app::components::ErrorNotice,
+    app::{components::ErrorNotice, resource::server_resource},
     domain::{Agent, AgentStatus},
 };
 
@@ -12,14 +12,20 @@ pub fn AgentStatusSection(agent: Agent) -> impl IntoView {
     let id = agent.id;
     let current = agent.status;
     let reload = use_context::<AgentReload>();
-    let change = Action::new(move |status: &AgentStatus| set_agent_status(id, *status));
-    Effect::new(move |_| {
-        if let (Some(Ok(_)), Some(reload)) = (change.value().get(), reload) {
-            reload.0.update(|n| *n += 1);
+    // The action reloads the page itself when its answer arrives (an `Effect` watching its
+    // value would be one more type in the WASM; docs/decisions.md, "WASM size").
+    let change = Action::new(move |status: &AgentStatus| {
+        let status = *status;
+        async move {
+            let result = set_agent_status(id, status).await;
+            if let (Ok(_), Some(reload)) = (&result, reload) {
+                reload.0.update(|n| *n += 1);
+            }
+            result
         }
     });
     let audit_reload = use_context::<AuditReload>();
-    let audit = Resource::new(
+    let audit = server_resource(
         move || audit_reload.map(|r| r.0.get()),
         move |_| agent_audit(id),
     );

@@ -23,17 +23,23 @@ pub fn TestWebhook(agent: Agent) -> impl IntoView {
             }
         });
     }
-    let send = Action::new(move |payload: &String| send_test_webhook(id, payload.clone()));
     let executions = use_context::<super::executions::ExecutionsReload>();
     let audit = use_context::<super::AuditReload>();
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = send.value().get() {
-            if let Some(executions) = executions {
-                executions.0.update(|n| *n += 1);
+    // The action reloads the lists itself when its answer arrives (an `Effect` watching its
+    // value would be one more type in the WASM; docs/decisions.md, "WASM size").
+    let send = Action::new(move |payload: &String| {
+        let payload = payload.clone();
+        async move {
+            let result = send_test_webhook(id, payload).await;
+            if result.is_ok() {
+                if let Some(executions) = executions {
+                    executions.0.update(|n| *n += 1);
+                }
+                if let Some(audit) = audit {
+                    audit.0.update(|n| *n += 1);
+                }
             }
-            if let Some(audit) = audit {
-                audit.0.update(|n| *n += 1);
-            }
+            result
         }
     });
 
