@@ -17,7 +17,7 @@ use crate::{
     jobs::{
         self,
         runner::{AgentRunner, BuiltinRunner},
-        JobContext, Wakeup, WorkerPool, WorkerSettings,
+        JobContext, PoolSettings, Wakeup, WorkerPool,
     },
     metrics::Metrics,
     routes,
@@ -259,7 +259,7 @@ async fn start_workers(
         metrics,
     };
     let workers = &settings.workers;
-    let worker_settings = WorkerSettings {
+    let pool_settings = PoolSettings {
         claim_loops,
         concurrency: workers.concurrency,
         batch_size: workers.batch_size,
@@ -270,7 +270,7 @@ async fn start_workers(
         run_timeout: Duration::from_secs(workers.run_timeout_seconds),
     };
     Ok(WorkerPool::start(
-        worker_settings,
+        pool_settings,
         context,
         jobs::connect_queue(settings.database.url.expose()).await?,
         wakeup,

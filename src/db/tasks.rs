@@ -106,8 +106,8 @@ pub async fn insert(
 /// index scan" over `fang_tasks_lane_claim_order`), so the cost does not grow with the
 /// backlog. Rows another worker is claiming are skipped, not waited for.
 ///
-/// Returns the tasks with `lane_rank` order preserved in `Claimed::lane_id`'s position:
-/// the last element's lane is where the next claim should continue.
+/// The tasks come back in the order their lanes were visited, so the last one's lane is
+/// where the next claim continues.
 pub async fn claim(
     db: impl PgExecutor<'_>,
     task_type: &str,

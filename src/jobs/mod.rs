@@ -31,7 +31,7 @@ mod worker;
 
 pub use context::{context, JobContext};
 pub use wakeup::Wakeup;
-pub use worker::{WorkerPool, WorkerSettings};
+pub use worker::{PoolSettings, WorkerPool};
 
 /// The fang task type our workers claim.
 pub const TASK_TYPE: &str = "agent_webhooks";

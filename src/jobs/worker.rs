@@ -29,8 +29,9 @@ use super::{
 };
 use crate::db::{self, tasks::Lease};
 
+/// The worker pool's settings, typed (from `config::WorkerSettings`, see `startup`).
 #[derive(Debug, Clone, Copy)]
-pub struct WorkerSettings {
+pub struct PoolSettings {
     /// Loops that claim tasks.
     pub claim_loops: u32,
     /// Runs in flight at once in this process.
@@ -60,7 +61,7 @@ pub struct WorkerPool {
 
 /// What the claim loops share.
 struct Shared {
-    settings: WorkerSettings,
+    settings: PoolSettings,
     bookkeeping: PgPool,
     slots: Arc<Semaphore>,
     in_flight: Arc<InFlight>,
@@ -72,7 +73,7 @@ struct Shared {
 impl WorkerPool {
     /// Starts the workers. `listen_pool` holds the one connection wake-ups are heard on.
     pub fn start(
-        settings: WorkerSettings,
+        settings: PoolSettings,
         context: JobContext,
         queue: fang::AsyncQueue,
         wakeup: Wakeup,
@@ -328,7 +329,7 @@ fn start_run(
 }
 
 /// Runs the reaper every `reaper_interval` until stopped.
-async fn reap(pool: PgPool, settings: WorkerSettings, mut stop: watch::Receiver<bool>) {
+async fn reap(pool: PgPool, settings: PoolSettings, mut stop: watch::Receiver<bool>) {
     loop {
         if let Err(err) = super::reaper::repair(&pool, settings.lease).await {
             tracing::warn!(error = %err, "reaper pass failed");
