@@ -11,6 +11,7 @@ use std::{
 };
 
 use agent_webhooks::{
+    config::Settings,
     db,
     jobs::{
         execute::{ExecuteAgent, MAX_ATTEMPTS},
@@ -146,6 +147,35 @@ async fn app_running(
     .await
 }
 
+fn master_keys(app: &TestApp) -> Vec<String> {
+    app.state
+        .settings
+        .security
+        .master_keys
+        .iter()
+        .map(|key| key.expose().to_owned())
+        .collect()
+}
+
+/// Another process on the database of `app`, with its master keys, running `runner` in
+/// `workers` claim loops.
+async fn process_beside(
+    app: &TestApp,
+    runner: Arc<RecordingRunner>,
+    workers: u32,
+    tweak: Option<fn(&mut Settings)>,
+) -> TestApp {
+    spawn_app_with(TestOptions {
+        database: Some(app.database.clone()),
+        runner: Some(runner),
+        workers,
+        tweak,
+        master_keys: master_keys(app),
+        ..Default::default()
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_run_longer_than_its_lease_keeps_it_and_the_agent_runs_once() {
     // The test settings have a lease of 2 s; the heartbeat renews it every 2/3 s.
@@ -264,28 +294,18 @@ async fn two_worker_processes_racing_for_the_same_jobs_complete_each_execution_o
     })
     .await;
     let runner = RecordingRunner::new(|_| Act::Sleep(Duration::from_millis(2)));
-    let workers = |database| {
-        spawn_app_with(TestOptions {
-            database: Some(database),
-            runner: Some(runner.clone()),
-            workers: 2,
-            tweak: Some(|settings| {
+    let workers = || {
+        process_beside(
+            &web,
+            runner.clone(),
+            2,
+            Some(|settings| {
                 settings.workers.concurrency = 8;
                 settings.workers.batch_size = 4;
             }),
-            master_keys: web
-                .state
-                .settings
-                .security
-                .master_keys
-                .iter()
-                .map(|key| key.expose().to_owned())
-                .collect(),
-            ..Default::default()
-        })
+        )
     };
-    let (first, second) =
-        tokio::join!(workers(web.database.clone()), workers(web.database.clone()));
+    let (first, second) = tokio::join!(workers(), workers());
     let (agent, _) = agent_of(&web, "acme").await;
     let sends = (0..200).map(|n| {
         let body = format!("{{\"n\":{n}}}");
@@ -354,24 +374,15 @@ async fn one_tenants_backlog_does_not_hold_up_another_tenants_webhook() {
     let quiet_id = accept(&web, &quiet, b"{}").await;
 
     let runner = RecordingRunner::new(|_| Act::Sleep(Duration::from_millis(5)));
-    let worker = spawn_app_with(TestOptions {
-        database: Some(web.database.clone()),
-        runner: Some(runner.clone()),
-        workers: 1,
-        tweak: Some(|settings| {
+    let worker = process_beside(
+        &web,
+        runner.clone(),
+        1,
+        Some(|settings| {
             settings.workers.concurrency = 4;
             settings.workers.batch_size = 4;
         }),
-        master_keys: web
-            .state
-            .settings
-            .security
-            .master_keys
-            .iter()
-            .map(|key| key.expose().to_owned())
-            .collect(),
-        ..Default::default()
-    })
+    )
     .await;
     web.execution_when(&quiet_id, "the quiet tenant's execution", |e| {
         e["status"] == "completed"
@@ -400,22 +411,13 @@ async fn an_enqueue_wakes_an_idle_worker_in_another_process_without_waiting_for_
     })
     .await;
     let runner = RecordingRunner::new(|_| Act::Succeed);
-    let worker = spawn_app_with(TestOptions {
-        database: Some(web.database.clone()),
-        runner: Some(runner.clone()),
-        workers: 1,
-        // Polling alone would take a minute.
-        tweak: Some(|settings| settings.workers.poll_interval_ms = 60_000),
-        master_keys: web
-            .state
-            .settings
-            .security
-            .master_keys
-            .iter()
-            .map(|key| key.expose().to_owned())
-            .collect(),
-        ..Default::default()
-    })
+    // Polling alone would take a minute.
+    let worker = process_beside(
+        &web,
+        runner.clone(),
+        1,
+        Some(|settings| settings.workers.poll_interval_ms = 60_000),
+    )
     .await;
     let (agent, _) = agent_of(&web, "acme").await;
     // The worker's LISTEN connection comes up in the background: wait for it.
@@ -464,17 +466,7 @@ async fn shutdown_stops_a_run_before_handing_its_execution_to_the_next_process()
     first
         .execution_when(&id, "the slow run", |e| e["status"] == "running")
         .await;
-    let (database, keys) = (
-        first.database.clone(),
-        first
-            .state
-            .settings
-            .security
-            .master_keys
-            .iter()
-            .map(|key| key.expose().to_owned())
-            .collect(),
-    );
+    let (database, keys) = (first.database.clone(), master_keys(&first));
     first.stop().await.unwrap();
     assert_eq!(runner.active(), 0, "the run was stopped by the shutdown");
     assert_eq!(runner.aborted.load(Ordering::SeqCst), 1);
