@@ -291,15 +291,21 @@ export DATABASE_URL=$BENCH_URL MASTER_KEY_FILE=$KEY_FILE \
   LOG_FORMAT=json RUST_LOG=warn SHUTDOWN_GRACE_SECONDS=5
 
 SERVER_LOG=$BENCH_DIR/server.log
+# start_server [VAR=VALUE...]: `serve` with these settings besides the ones
+# exported above (SERVER_PID), once /readyz answers.
+start_server() {
+  env "$@" "$BIN" serve >>"$SERVER_LOG" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 300); do
+    if curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null; then break; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 20 "$SERVER_LOG" >&2; die "the server stopped during start-up"; }
+    sleep 0.2
+  done
+  curl -fsS -o /dev/null "$BASE/readyz" || die "the server is not ready after 60 s, see $SERVER_LOG"
+}
 say "server: $BIN serve on $BASE (WORKERS=$WORKER_COUNT, DATABASE_MAX_CONNECTIONS=$POOL_SIZE, log $SERVER_LOG)"
-"$BIN" serve >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 300); do
-  if curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null; then break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 20 "$SERVER_LOG" >&2; die "the server stopped during start-up"; }
-  sleep 0.2
-done
-curl -fsS -o /dev/null "$BASE/readyz" || die "the server is not ready after 60 s, see $SERVER_LOG"
+: >"$SERVER_LOG"
+start_server
 
 # To try an index or a setting before changing a migration (the server has
 # applied the migrations by now).
@@ -460,10 +466,11 @@ write_wrk_script "$BENCH_DIR/drain.lua" drain
 
 # One request of each kind first, so a broken set-up fails here and not as a
 # flood of errors.
+# post_once SIGNATURE [URL]: the fixed body to the agent's webhook (or URL).
 post_once() {
   curl -sS -o "$BENCH_DIR/last-response.json" -w '%{http_code}' -X POST \
     -H 'Content-Type: application/json' -H "X-Hub-Signature-256: sha256=$1" \
-    --data-binary "@$BODY_FILE" "$WEBHOOK_URL"
+    --data-binary "@$BODY_FILE" "${2:-$WEBHOOK_URL}"
 }
 [[ $(post_once "$GOOD_SIG") == 202 ]] || die "a signed request was not accepted: $(cat "$BENCH_DIR/last-response.json")"
 [[ $(post_once "$BAD_SIG") == 401 ]] || die "a wrongly signed request was not refused with 401"
@@ -472,7 +479,8 @@ post_once() {
 
 # run_wrk NAME SCRIPT SECONDS: runs wrk, shows its report, keeps it in
 # target/bench/NAME.txt and sets REQUESTS DURATION_US P50_US P99_US ERRORS and
-# STATUS (an associative array: HTTP status -> count).
+# STATUS (an associative array: HTTP status -> count); the execution ids of its
+# 202s go to ACCEPTED_IDS.
 declare -A STATUS
 run_wrk() {
   local name=$1 script=$2 seconds=$3 connections=${4:-$CONNECTIONS} out=$BENCH_DIR/$1.txt line
@@ -496,12 +504,13 @@ run_wrk() {
     esac
   done <"$out"
   [[ -n ${REQUESTS:-} ]] || die "no results from wrk, see $out"
+  # The execution ids its 202s named, for reconcile.
+  cat "$script.accepted" >>"$ACCEPTED_IDS"
 }
 
-# Execution ids of every 202 so far (the .accepted files of the signed runs).
+# Execution ids of every 202 of the load runs (their scripts' .accepted files).
 ACCEPTED_IDS=$BENCH_DIR/accepted-ids.txt
 : >"$ACCEPTED_IDS"
-keep_accepted() { cat "$1.accepted" >>"$ACCEPTED_IDS"; }
 
 # reconcile: every 202 of the load runs named an execution that exists and has
 # completed, each only once. Sets RECONCILED ("N of N 202s ...") and RECONCILE_FAILURES.
@@ -558,6 +567,10 @@ terminate_leaked() {
 
 commits() { sql "select xact_commit from pg_stat_database where datname = '$BENCH_DB'"; }
 pending() { sql "select count(*) from agent_executions where status in ('queued', 'running')"; }
+# wait_drained SECONDS: until no execution is queued or running, at most SECONDS.
+wait_drained() {
+  for _ in $(seq $(($1 * 10))); do (($(pending) == 0)) && return 0; sleep 0.1; done
+}
 
 # ---------------------------------------------------------------- 5. 202 -> completed on an idle server
 
@@ -574,7 +587,7 @@ done_p50_ms() {
 # time to drain): a trickle of requests 100 ms apart, each picked up by a
 # waiting worker (whose idle poll interval is 200 ms).
 # The set-up's requests finish first; from here on every completion is counted.
-for _ in $(seq 100); do (($(pending) == 0)) && break; sleep 0.1; done
+wait_drained 10
 COMPLETIONS_BEFORE=$(completions_counted)
 COMPLETED_BEFORE=$(sql "select count(*) from agent_executions where status = 'completed'")
 say "idle probe: $IDLE_REQUESTS signed requests, 100 ms apart"
@@ -585,7 +598,7 @@ for _ in $(seq "$IDLE_REQUESTS"); do
   sleep 0.1
 done
 T3=$(sql "select clock_timestamp()")
-for _ in $(seq 300); do (($(pending) == 0)) && break; sleep 0.1; done
+wait_drained 30
 IDLE_DONE_P50=$(done_p50_ms "$T2" "$T3")
 say "idle probe: $IDLE_ACCEPTED accepted; 202 -> completed p50 $IDLE_DONE_P50 ms"
 
@@ -594,10 +607,9 @@ say "idle probe: $IDLE_ACCEPTED accepted; 202 -> completed p50 $IDLE_DONE_P50 ms
 T4=$(sql "select clock_timestamp()")
 run_wrk steady "$BENCH_DIR/steady.lua" "$STEADY_SECONDS" "$STEADY_CONNECTIONS"
 T5=$(sql "select clock_timestamp()")
-keep_accepted "$BENCH_DIR/steady.lua"
 STEADY_ACCEPTED=${STATUS[202]:-0}
 STEADY_ACCEPTED_RATE=$(per_second "$STEADY_ACCEPTED" "$DURATION_US")
-for _ in $(seq 600); do (($(pending) == 0)) && break; sleep 0.1; done
+wait_drained 60
 STEADY_DONE_P50=$(done_p50_ms "$T4" "$T5")
 STEADY_DONE_P99=$(sql "select coalesce(round(extract(epoch from percentile_cont(0.99) within group
          (order by coalesce(completed_at, clock_timestamp()) - created_at)) * 1000)::bigint, -1)
@@ -608,7 +620,6 @@ say "steady: $STEADY_ACCEPTED_RATE accepted/s; 202 -> completed p50 $STEADY_DONE
 
 # Warm-up: connections, the pool, caches and Postgres' buffers; not counted.
 run_wrk signed-warmup "$BENCH_DIR/signed-warmup.lua" "$WARMUP"
-keep_accepted "$BENCH_DIR/signed-warmup.lua"
 
 T0=$(sql "select clock_timestamp()")
 C0=$(commits)
@@ -616,7 +627,6 @@ PG0=$(postgres_ticks)
 CPU0=$(cpu_snapshot)
 run_wrk signed "$BENCH_DIR/signed.lua" "$DURATION"
 CPU1=$(cpu_snapshot)
-keep_accepted "$BENCH_DIR/signed.lua"
 PG1=$(postgres_ticks)
 C1=$(commits)
 T1=$(sql "select clock_timestamp()")
@@ -716,7 +726,6 @@ say "sustained: $SUSTAINED_RATE/s for ${SUSTAINED_SECONDS}s ($SUSTAINED_CONNECTI
 T6=$(sql "select clock_timestamp()")
 run_wrk sustained "$BENCH_DIR/sustained.lua" "$SUSTAINED_SECONDS" "$SUSTAINED_CONNECTIONS"
 T7=$(sql "select clock_timestamp()")
-keep_accepted "$BENCH_DIR/sustained.lua"
 SUSTAINED_ACCEPTED=${STATUS[202]:-0}
 REQUESTS_SUSTAINED=$REQUESTS
 SUSTAINED_ACCEPTED_RATE=$(per_second "$SUSTAINED_ACCEPTED" "$DURATION_US")
@@ -748,7 +757,7 @@ read -r MAX_BACKLOG END_BACKLOG SUSTAINED_BOUNDED < <(awk -v rate="$SUSTAINED_RA
 SUSTAINED_COMPLETED=$(sql "select count(*) from agent_executions where created_at >= '$T6' and created_at < '$T7'
                              and completed_at < '$T7'")
 SUSTAINED_COMPLETED_RATE=$(per_second "$SUSTAINED_COMPLETED" "$DURATION_US")
-for _ in $(seq 600); do (($(pending) == 0)) && break; sleep 0.1; done
+wait_drained 60
 SUSTAINED_DONE_P50=$(done_p50_ms "$T6" "$T7")
 say "sustained: $SUSTAINED_ACCEPTED_RATE accepted/s, $SUSTAINED_COMPLETED_RATE completed/s within the run;" \
   "backlog at most $MAX_BACKLOG, $END_BACKLOG at the end: bounded $SUSTAINED_BOUNDED; 202 -> completed p50 $SUSTAINED_DONE_P50 ms"
@@ -809,9 +818,7 @@ RSS_MB=$(awk -v kb="$HWM_KB" 'BEGIN { printf "%.1f", kb * 1024 / 1e6 }')
 say "queue: restarting the server web-only (WORKERS=0)"
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" || true
-WORKERS=0 "$BIN" serve >>"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 300); do curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null && break; sleep 0.2; done
+start_server WORKERS=0
 
 # start_worker NAME [VAR=VALUE...]: an `agent-webhooks worker` process (WORKER_PID).
 start_worker() {
@@ -835,18 +842,14 @@ sleep 3
 kill -STOP "$WORKER_PID"
 T10=$(sql "select clock_timestamp()")
 run_wrk drain-backlog "$BENCH_DIR/drain.lua" 10
-keep_accepted "$BENCH_DIR/drain.lua"
 DRAIN_BACKLOG=$(pending)
 kill -CONT "$WORKER_PID"
 sleep 1
-FAIR_SIG=$(openssl dgst -sha256 -hmac "$SECRET2" -r "$BODY_FILE" | cut -d ' ' -f 1)
 FAIR_BEHIND=$(pending)
-FAIR_CODE=$(curl -sS -o "$BENCH_DIR/fair-response.json" -w '%{http_code}' -X POST \
-  -H 'Content-Type: application/json' -H "X-Hub-Signature-256: sha256=$FAIR_SIG" \
-  --data-binary "@$BODY_FILE" "$WEBHOOK2_URL")
-FAIR_ID=$(json_string execution_id "$(cat "$BENCH_DIR/fair-response.json")")
+FAIR_CODE=$(post_once "$(hmac_hex "$SECRET2")" "$WEBHOOK2_URL")
+FAIR_ID=$(json_string execution_id "$(cat "$BENCH_DIR/last-response.json")")
 [[ $FAIR_CODE == 202 && -n $FAIR_ID ]] || die "the second tenant's webhook was not accepted ($FAIR_CODE)"
-for _ in $(seq 1800); do (($(pending) == 0)) && break; sleep 0.1; done
+wait_drained 180
 stop_worker
 QUEUE_DRAIN_RATE=$(rate_since "$T10")
 FAIR_MS=$(sql "select coalesce(round(extract(epoch from completed_at - created_at) * 1000)::bigint, -1)
@@ -861,10 +864,9 @@ for LEVEL in 16 64; do
   T8=$(sql "select clock_timestamp()")
   # The backlog, paced at 1,000/s (10 connections, 10 ms apart).
   run_wrk "slow-$LEVEL-backlog" "$BENCH_DIR/slow-$LEVEL.lua" $(((SLOW_BACKLOG + 999) / 1000)) 10
-  keep_accepted "$BENCH_DIR/slow-$LEVEL.lua"
   BACKLOG=$(pending)
   start_worker "slow-$LEVEL" WORKERS=1 WORKER_CONCURRENCY=$LEVEL BUILTIN_RUNNER_DELAY_MS=$SLOW_RUN_MS
-  for _ in $(seq 1200); do (($(pending) == 0)) && break; sleep 0.1; done
+  wait_drained 120
   stop_worker
   SLOW_RATE[$LEVEL]=$(rate_since "$T8")
   say "concurrency $LEVEL: $BACKLOG executions of ${SLOW_RUN_MS} ms each drained at ${SLOW_RATE[$LEVEL]}/s (at most $((LEVEL * 1000 / SLOW_RUN_MS))/s)"

@@ -77,24 +77,6 @@ pub struct Lease {
     pub token: Uuid,
 }
 
-/// The same row fang's `insert_task` writes (metadata is the typetag JSON of the task),
-/// on the caller's connection, so it commits or rolls back with the caller's writes.
-/// PostgreSQL derives `execution_id` and `lane_id` from the metadata.
-pub async fn insert(
-    db: impl PgExecutor<'_>,
-    metadata: &Value,
-    task_type: &str,
-) -> Result<Uuid, sqlx::Error> {
-    sqlx::query_scalar(
-        "insert into fang_tasks (id, metadata, task_type, scheduled_at)
-         values (gen_random_uuid(), $1, $2, now()) returning id",
-    )
-    .bind(metadata)
-    .bind(task_type)
-    .fetch_one(db)
-    .await
-}
-
 /// Claims up to `limit` runnable tasks of `task_type` for one lease token, and starts their
 /// executions, in one statement.
 ///
@@ -416,7 +398,9 @@ pub async fn queued_without_task(
     .await
 }
 
-/// Inserts tasks (their typetag JSON) in one statement.
+/// Inserts tasks (their typetag JSON) in one statement: the row fang's `insert_task`
+/// writes, on the caller's connection, so it commits or rolls back with the caller's writes.
+/// PostgreSQL derives `execution_id` and `lane_id` from the metadata.
 pub async fn insert_many(
     db: impl PgExecutor<'_>,
     metadata: &[Value],

@@ -26,11 +26,10 @@ pub struct ExecuteAgent {
 impl ExecuteAgent {
     /// The task's stored form (typetag JSON), exactly as fang writes it.
     pub fn metadata(execution_id: Uuid, tenant_id: Uuid) -> serde_json::Value {
-        let task: &dyn AsyncRunnable = &ExecuteAgent {
+        super::task_metadata(&ExecuteAgent {
             execution_id,
             lane_id: tenant_id,
-        };
-        serde_json::to_value(task).expect("a task of two uuids serializes")
+        })
     }
 }
 

@@ -150,21 +150,22 @@ pub(super) async fn heartbeat(
                     .into_iter()
                     .filter(|lease| !held.contains(&lease.task_id))
                     .collect();
-                let aborted = in_flight.abort(&lost);
-                for (lease, _) in &aborted {
-                    tracing::warn!(task_id = %lease.task_id, "lease lost; run aborted, its outcome will be discarded");
-                    metrics.execution("lease_lost");
-                }
+                abort_lost(&in_flight, &lost, &metrics);
             }
             Err(err) if last_renewed.elapsed() >= lease => {
-                let aborted = in_flight.abort(&leases);
-                tracing::error!(error = %err, runs = aborted.len(), "no heartbeat for a whole lease; runs aborted (their tasks may be running elsewhere now)");
-                for _ in &aborted {
-                    metrics.execution("lease_lost");
-                }
+                tracing::error!(error = %err, "no heartbeat for a whole lease; aborting every run (their tasks may be running elsewhere now)");
+                abort_lost(&in_flight, &leases, &metrics);
             }
             Err(err) => tracing::warn!(error = %err, "cannot renew the leases; trying again"),
         }
+    }
+}
+
+/// Aborts the runs of leases that are no longer this process's, and counts them.
+fn abort_lost(in_flight: &InFlight, lost: &[Lease], metrics: &Metrics) {
+    for (lease, _) in in_flight.abort(lost) {
+        tracing::warn!(task_id = %lease.task_id, "lease lost; run aborted, its outcome will be discarded");
+        metrics.execution("lease_lost");
     }
 }
 

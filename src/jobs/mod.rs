@@ -36,6 +36,11 @@ pub use worker::{PoolSettings, WorkerPool};
 /// The fang task type our workers claim.
 pub const TASK_TYPE: &str = "agent_webhooks";
 
+/// A task's stored form: the typetag JSON fang writes into `fang_tasks.metadata`.
+pub fn task_metadata(task: &dyn fang::AsyncRunnable) -> serde_json::Value {
+    serde_json::to_value(task).expect("our tasks carry only uuids")
+}
+
 /// fang's queue handle, which fang tasks other than executions receive in `run` (they may
 /// enqueue through it). It opens a pool of its own (fang cannot share ours) of one connection.
 pub async fn connect_queue(database_url: &str) -> anyhow::Result<fang::AsyncQueue> {

@@ -37,11 +37,10 @@ impl AsyncRunnable for QueueProbe {
 /// Records a probe and enqueues its task in one transaction; returns the probe id.
 pub async fn enqueue(pool: &PgPool) -> Result<Uuid, sqlx::Error> {
     let probe_id = Uuid::new_v4();
-    let task: &dyn AsyncRunnable = &QueueProbe { probe_id };
-    let metadata = serde_json::to_value(task).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+    let task = super::task_metadata(&QueueProbe { probe_id });
     let mut tx = pool.begin().await?;
     db::queue_probes::insert(&mut *tx, probe_id).await?;
-    db::tasks::insert(&mut *tx, &metadata, super::TASK_TYPE).await?;
+    db::tasks::insert_many(&mut *tx, &[task], super::TASK_TYPE).await?;
     tx.commit().await?;
     Ok(probe_id)
 }

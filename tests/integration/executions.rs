@@ -164,9 +164,9 @@ async fn a_task_delivered_twice_runs_the_agent_once() {
             .fetch_one(&app.pool)
             .await
             .unwrap();
-    agent_webhooks::db::tasks::insert(
+    agent_webhooks::db::tasks::insert_many(
         &app.pool,
-        &ExecuteAgent::metadata(id.parse().unwrap(), tenant_id),
+        &[ExecuteAgent::metadata(id.parse().unwrap(), tenant_id)],
         agent_webhooks::jobs::TASK_TYPE,
     )
     .await
