@@ -19,7 +19,33 @@ pub struct Settings {
     pub workers: WorkerSettings,
     pub webhooks: WebhookSettings,
     pub security: SecuritySettings,
+    pub runtimes: RuntimeSettings,
+    pub alerts: AlertSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeSettings {
+    /// Exceptions to the outbound SSRF rules: host names, addresses or CIDR networks that
+    /// runtimes and notifications may reach although they are loopback, private, ...
+    pub allowed_private_hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Invalid signatures for one agent within 5 minutes that send a
+    /// `webhook.signature_failures` notification.
+    pub signature_failures_threshold: u32,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            signature_failures_threshold: 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -276,6 +302,15 @@ impl Settings {
                 .collect();
         }
         env_override!("MASTER_KEY_FILE" => self.security.master_key_file);
+        if let Some(value) = lookup("RUNTIMES_ALLOWED_PRIVATE_HOSTS") {
+            self.runtimes.allowed_private_hosts = value
+                .split(',')
+                .map(str::trim)
+                .filter(|host| !host.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        env_override!("ALERTS_SIGNATURE_FAILURES_THRESHOLD" => self.alerts.signature_failures_threshold);
         env_override!("SESSION_TTL_HOURS" => self.security.session_ttl_hours);
         env_override!("REVEAL_LIMIT_PER_MINUTE" => self.security.reveal_limit_per_minute);
         env_override!("LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT" => self.security.login_attempts_per_minute_per_account);
@@ -349,6 +384,15 @@ impl Settings {
         }
         if self.security.reveal_limit_per_minute == 0 {
             bail!("security.reveal_limit_per_minute (REVEAL_LIMIT_PER_MINUTE) must be at least 1");
+        }
+        crate::runtimes::address::AddressRules::parse(&self.runtimes.allowed_private_hosts)
+            .map_err(|err| {
+                anyhow::anyhow!(
+                    "runtimes.allowed_private_hosts (RUNTIMES_ALLOWED_PRIVATE_HOSTS): {err}"
+                )
+            })?;
+        if self.alerts.signature_failures_threshold == 0 {
+            bail!("alerts.signature_failures_threshold (ALERTS_SIGNATURE_FAILURES_THRESHOLD) must be at least 1");
         }
         let server = &self.server;
         for (value, name) in [

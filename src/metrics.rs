@@ -3,8 +3,8 @@
 //! describe the whole deployment; counters describe this process.
 
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -18,6 +18,9 @@ pub struct Metrics {
     pub workers_running: IntGauge,
     pub target_lookups: IntCounterVec,
     pub commit_size: Histogram,
+    pub runtime_requests: IntCounterVec,
+    pub runtime_request_duration: HistogramVec,
+    pub notifications: IntCounterVec,
 }
 
 impl Metrics {
@@ -80,6 +83,35 @@ impl Metrics {
             .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
         )
         .expect("valid metric");
+        let runtime_requests = IntCounterVec::new(
+            Opts::new(
+                "runtime_requests_total",
+                "Requests of the http and openai runtimes, by kind and outcome (success, \
+                 client_error, server_error, rate_limited, timeout, connection_error, refused, \
+                 invalid_answer)",
+            ),
+            &["kind", "outcome"],
+        )
+        .expect("valid metric");
+        let runtime_request_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "runtime_request_duration_seconds",
+                "Time for a runtime request to get its answer (or fail)",
+            )
+            .buckets(vec![
+                0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+            ]),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let notifications = IntCounterVec::new(
+            Opts::new(
+                "notifications_total",
+                "Notification deliveries, by event and outcome (delivered, retrying, failed)",
+            ),
+            &["event", "outcome"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(webhook_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(webhook_duration.clone()),
@@ -90,6 +122,9 @@ impl Metrics {
             Box::new(workers_running.clone()),
             Box::new(target_lookups.clone()),
             Box::new(commit_size.clone()),
+            Box::new(runtime_requests.clone()),
+            Box::new(runtime_request_duration.clone()),
+            Box::new(notifications.clone()),
         ] {
             registry
                 .register(collector)
@@ -106,6 +141,9 @@ impl Metrics {
             workers_running,
             target_lookups,
             commit_size,
+            runtime_requests,
+            runtime_request_duration,
+            notifications,
         }
     }
 

@@ -13,16 +13,15 @@ use tokio::net::TcpListener;
 use crate::{
     app::{shell, App},
     config::Settings,
+    crypto::keyring::MasterKeyring,
     db,
-    jobs::{
-        self,
-        runner::{AgentRunner, BuiltinRunner},
-        JobContext, PoolSettings, Wakeup, WorkerPool,
-    },
+    jobs::{self, runner::AgentRunner, JobContext, PoolSettings, Wakeup, WorkerPool},
     metrics::Metrics,
     routes,
+    runtimes::{address::AddressRules, outbound::Outbound, BuiltinRunner, Runtimes},
     services::{
-        self, execution_writer::ExecutionWriter, webhook_targets, webhook_targets::TargetCache,
+        self, execution_writer::ExecutionWriter, notifications::SignatureAlarm, webhook_targets,
+        webhook_targets::TargetCache,
     },
     state::{AppState, Limits, WorkerCount},
 };
@@ -58,30 +57,42 @@ pub struct Roles {
 
 impl Application {
     /// Connects to the database (creating it if needed), applies migrations, starts the
-    /// workers (with the built-in agent runner) and binds the listener.
+    /// workers (running each agent's runtime) and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let runner = builtin_runner(&settings);
-        Self::build_with_runner(settings, runner).await
+        Self::build_inner(settings, None).await
     }
 
-    /// As [`Application::build`], with the agent runtime of your choice.
+    /// As [`Application::build`], with an agent runner of your own for every agent.
     pub async fn build_with_runner(
         settings: Settings,
         runner: Arc<dyn AgentRunner>,
     ) -> anyhow::Result<Self> {
+        Self::build_inner(settings, Some(runner)).await
+    }
+
+    async fn build_inner(
+        settings: Settings,
+        runner: Option<Arc<dyn AgentRunner>>,
+    ) -> anyhow::Result<Self> {
         let roles = Roles {
             workers: settings.workers.count,
         };
-        let keyring = services::keys::load_master_keyring(&settings.security)?;
+        let keyring = Arc::new(services::keys::load_master_keyring(&settings.security)?);
+        let outbound = outbound(&settings)?;
         let pool = prepare_database(&settings).await?;
         let metrics = Arc::new(Metrics::new());
         let wakeup = Wakeup::default();
+        let runner = runner.unwrap_or_else(|| runtimes(&settings, &outbound, &keyring, &metrics));
         let workers = start_workers(
             &settings,
             &pool,
             roles.workers,
             runner,
-            metrics.clone(),
+            Senders {
+                metrics: metrics.clone(),
+                outbound: outbound.clone(),
+                keyring: keyring.clone(),
+            },
             wakeup.clone(),
         )
         .await?;
@@ -131,14 +142,19 @@ impl Application {
                 db::writer_pool(&settings.database, EXECUTION_WRITERS as u32)?,
                 EXECUTION_WRITERS,
                 metrics.commit_size.clone(),
-                wakeup,
+                wakeup.clone(),
             ),
+            wakeup,
+            alarm: Arc::new(SignatureAlarm::new(
+                settings.alerts.signature_failures_threshold,
+            )),
             targets,
             pool,
             limits: Arc::new(Limits::new(&settings)),
             metrics,
+            outbound,
             settings: Arc::new(settings),
-            keyring: Arc::new(keyring),
+            keyring,
             workers: WorkerCount(roles.workers),
         };
         let router = router(state.clone());
@@ -211,14 +227,20 @@ impl Application {
 /// Runs only workers (the `worker` command): no HTTP listener.
 pub async fn run_workers_until_stopped(settings: Settings) -> anyhow::Result<()> {
     let count = settings.workers.count.max(1);
+    let keyring = Arc::new(services::keys::load_master_keyring(&settings.security)?);
+    let outbound = outbound(&settings)?;
     let pool = prepare_database(&settings).await?;
     let metrics = Arc::new(Metrics::new());
     let workers = start_workers(
         &settings,
         &pool,
         count,
-        builtin_runner(&settings),
-        metrics,
+        runtimes(&settings, &outbound, &keyring, &metrics),
+        Senders {
+            metrics,
+            outbound,
+            keyring,
+        },
         Wakeup::default(),
     )
     .await?;
@@ -228,10 +250,35 @@ pub async fn run_workers_until_stopped(settings: Settings) -> anyhow::Result<()>
     Ok(())
 }
 
-fn builtin_runner(settings: &Settings) -> Arc<dyn AgentRunner> {
-    Arc::new(BuiltinRunner {
+fn outbound(settings: &Settings) -> anyhow::Result<Arc<Outbound>> {
+    let rules = AddressRules::parse(&settings.runtimes.allowed_private_hosts)
+        .map_err(|err| anyhow::anyhow!("runtimes.allowed_private_hosts: {err}"))?;
+    Ok(Arc::new(Outbound::new(rules)?))
+}
+
+/// The runner of every agent's chosen runtime.
+fn runtimes(
+    settings: &Settings,
+    outbound: &Arc<Outbound>,
+    keyring: &Arc<MasterKeyring>,
+    metrics: &Arc<Metrics>,
+) -> Arc<dyn AgentRunner> {
+    let builtin = BuiltinRunner {
         delay: Duration::from_millis(settings.workers.builtin_runner_delay_ms),
-    })
+    };
+    Arc::new(Runtimes::new(
+        outbound.clone(),
+        keyring.clone(),
+        builtin,
+        metrics.clone(),
+    ))
+}
+
+/// What workers share with the web side: metrics, and what tasks that send need.
+struct Senders {
+    metrics: Arc<Metrics>,
+    outbound: Arc<Outbound>,
+    keyring: Arc<MasterKeyring>,
 }
 
 async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
@@ -245,7 +292,7 @@ async fn start_workers(
     pool: &PgPool,
     claim_loops: u32,
     runner: Arc<dyn AgentRunner>,
-    metrics: Arc<Metrics>,
+    senders: Senders,
     wakeup: Wakeup,
 ) -> anyhow::Result<WorkerPool> {
     if claim_loops == 0 {
@@ -256,7 +303,9 @@ async fn start_workers(
         // One connection per claim loop, and one for the heartbeat.
         bookkeeping: db::connect_bookkeeping(&settings.database, claim_loops + 1).await?,
         runner,
-        metrics,
+        metrics: senders.metrics,
+        outbound: senders.outbound,
+        keyring: senders.keyring,
     };
     let workers = &settings.workers;
     let pool_settings = PoolSettings {

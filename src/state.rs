@@ -17,8 +17,13 @@ use uuid::Uuid;
 use crate::{
     config::Settings,
     crypto::keyring::MasterKeyring,
+    jobs::Wakeup,
     metrics::Metrics,
-    services::{execution_writer::ExecutionWriter, webhook_targets::TargetCache, Actor},
+    runtimes::outbound::Outbound,
+    services::{
+        execution_writer::ExecutionWriter, notifications::SignatureAlarm,
+        webhook_targets::TargetCache, Actor,
+    },
 };
 
 /// Shared by every axum handler and, through Leptos context, every server function.
@@ -34,6 +39,12 @@ pub struct AppState {
     /// Records accepted webhooks in group commits.
     pub executions: ExecutionWriter,
     pub metrics: Arc<Metrics>,
+    /// The one outbound HTTP client (runtimes, notifications), with the SSRF rules.
+    pub outbound: Arc<Outbound>,
+    /// Wakes idle workers (here and in other processes) after work was queued.
+    pub wakeup: Wakeup,
+    /// Counts invalid signatures per agent for `webhook.signature_failures` events.
+    pub alarm: Arc<SignatureAlarm>,
     /// Workers running in this process (0 when they run elsewhere).
     pub workers: WorkerCount,
 }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     Agent, AgentStatus, AgentSummary, ApiError, AuditPage, CreateAgent, RevealedSecret,
-    SchemaValidation, SecretRegenerated, UpdateAgent,
+    RevealedSigningSecret, SchemaValidation, SecretRegenerated, UpdateAgent,
 };
 
 #[server(prefix = "/api/fn", endpoint = "list_agents", input = JsonOrForm)]
@@ -61,17 +61,34 @@ pub async fn set_agent_status(id: Uuid, status: AgentStatus) -> Result<Agent, Ap
 /// The secret in clear, fetched only when the admin asks (audited, rate-limited).
 #[server(prefix = "/api/fn", endpoint = "reveal_secret", input = JsonOrForm)]
 pub async fn reveal_secret(id: Uuid) -> Result<RevealedSecret, ApiError> {
-    use super::context::{fail, principal};
+    use super::context::{fail, no_store, principal};
     let (state, principal) = principal().await?;
     let secret = crate::services::secrets::reveal(&state, &principal, id)
         .await
         .map_err(fail)?;
-    // Like the REST API: a secret in clear is never kept by a cache.
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        use axum::http::{header, HeaderValue};
-        response.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
+    no_store();
     Ok(secret)
+}
+
+/// The http runtime's signing secret in clear (audited, rate-limited with the other reveals).
+#[server(prefix = "/api/fn", endpoint = "reveal_runtime_secret", input = JsonOrForm)]
+pub async fn reveal_runtime_secret(id: Uuid) -> Result<RevealedSigningSecret, ApiError> {
+    use super::context::{fail, no_store, principal};
+    let (state, principal) = principal().await?;
+    let secret = crate::services::runtimes::reveal_secret(&state, &principal, id)
+        .await
+        .map_err(fail)?;
+    no_store();
+    Ok(secret)
+}
+
+#[server(prefix = "/api/fn", endpoint = "regenerate_runtime_secret", input = JsonOrForm)]
+pub async fn regenerate_runtime_secret(id: Uuid) -> Result<(), ApiError> {
+    use super::context::{fail, principal};
+    let (state, principal) = principal().await?;
+    crate::services::runtimes::regenerate_secret(&state, &principal, id)
+        .await
+        .map_err(fail)
 }
 
 #[server(prefix = "/api/fn", endpoint = "regenerate_secret", input = JsonOrForm)]

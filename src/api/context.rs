@@ -63,3 +63,11 @@ pub fn set_status(status: StatusCode) {
         }
     }
 }
+
+/// Like the REST API: an answer with a secret in clear is never kept by a cache.
+pub fn no_store() {
+    if let Some(response) = use_context::<ResponseOptions>() {
+        use axum::http::{header, HeaderValue};
+        response.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}

@@ -7,10 +7,12 @@ mod auth;
 mod codec;
 #[cfg(feature = "ssr")]
 pub(crate) mod context;
+mod notifications;
 mod status;
 mod webhooks;
 
 pub use agents::*;
 pub use auth::*;
+pub use notifications::*;
 pub use status::*;
 pub use webhooks::*;

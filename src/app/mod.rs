@@ -19,6 +19,7 @@ use leptos_router::{
 use crate::api::{signed_in_user, Logout};
 use pages::{
     agent::AgentPage, agents::AgentsPage, home::HomePage, login::LoginPage, not_found::NotFound,
+    settings::SettingsPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("login") view=LoginPage/>
                     <Route path=StaticSegment("agents") view=AgentsPage ssr=SsrMode::Async/>
                     <Route path=path!("/agents/:id") view=AgentPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("settings") view=SettingsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
@@ -84,6 +86,7 @@ fn TopBar() -> impl IntoView {
                         match user.await {
                             Ok(Some(user)) => view! {
                                 <A href="/agents">"Agents"</A>
+                                <A href="/settings">"Settings"</A>
                                 <span class="muted user">{user.email}</span>
                                 // Posted by the browser before hydration; sent as JSON by the
                                 // action afterwards (see pages/login.rs).

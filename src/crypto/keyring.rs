@@ -14,7 +14,7 @@ use std::fmt;
 use fernet::{Fernet, MultiFernet};
 use subtle::ConstantTimeEq;
 
-use super::secrets::{WebhookSecret, MASKED};
+use super::secrets::{Credential, WebhookSecret, MASKED};
 
 /// Key and token failures. The texts are meant for operators: they say what is wrong and what
 /// to check, and never include a key, a token or a plaintext.
@@ -144,6 +144,21 @@ impl TenantKey {
             .decrypt(token)
             .map_err(|_| KeyError::Undecryptable)?;
         WebhookSecret::from_bytes(&plaintext).map_err(|_| KeyError::MalformedPlaintext)
+    }
+
+    /// A Fernet token of a credential a tenant gave us (an API key).
+    pub fn encrypt_credential(&self, credential: &Credential) -> String {
+        self.fernet.encrypt(credential.expose().as_bytes())
+    }
+
+    pub fn decrypt_credential(&self, token: &str) -> Result<Credential, KeyError> {
+        let plaintext = self
+            .fernet
+            .decrypt(token)
+            .map_err(|_| KeyError::Undecryptable)?;
+        String::from_utf8(plaintext)
+            .map(Credential::new)
+            .map_err(|_| KeyError::MalformedPlaintext)
     }
 }
 

@@ -146,6 +146,27 @@ impl fmt::Debug for WebhookSecret {
     }
 }
 
+/// A credential a tenant gave us for an outside service (an OpenAI-compatible API key):
+/// text we send on, never show. `Debug` prints the mask.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential(String);
+
+impl Credential {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Credential({MASKED})")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,8 @@ pub struct AgentRow {
     pub rate_limit_per_minute: Option<i32>,
     pub require_timestamp: bool,
     pub draft_payload_schema: Option<Value>,
+    pub runtime: Option<Value>,
+    pub has_runtime_api_key: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     // From the trigger, when there is one.
@@ -25,8 +27,9 @@ pub struct AgentRow {
 }
 
 const SELECT: &str = "select a.id, a.tenant_id, a.name, a.description, a.status, a.system_prompt,
-        a.rate_limit_per_minute, a.require_timestamp, a.draft_payload_schema, a.created_at,
-        a.updated_at, t.webhook_url, t.payload_schema,
+        a.rate_limit_per_minute, a.require_timestamp, a.draft_payload_schema, a.runtime,
+        a.runtime_api_key is not null as has_runtime_api_key, a.created_at, a.updated_at,
+        t.webhook_url, t.payload_schema,
         case when t.previous_secret_expires_at > now() then t.previous_secret_expires_at end
             as previous_secret_expires_at
     from agents a left join agent_triggers t on t.agent_id = a.id and t.trigger_type = 'webhook'";
@@ -41,13 +44,18 @@ pub struct NewAgentRow<'a> {
     pub rate_limit_per_minute: Option<i32>,
     pub require_timestamp: bool,
     pub draft_payload_schema: Option<&'a Value>,
+    pub runtime: Option<&'a Value>,
+    /// Sealed with the tenant key.
+    pub runtime_api_key: Option<&'a str>,
+    pub runtime_secret: &'a str,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, agent: &NewAgentRow<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into agents (id, tenant_id, name, description, status, system_prompt,
-             rate_limit_per_minute, require_timestamp, draft_payload_schema)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             rate_limit_per_minute, require_timestamp, draft_payload_schema, runtime,
+             runtime_api_key, runtime_secret)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(agent.id)
     .bind(agent.tenant_id)
@@ -58,6 +66,9 @@ pub async fn insert(db: impl PgExecutor<'_>, agent: &NewAgentRow<'_>) -> Result<
     .bind(agent.rate_limit_per_minute)
     .bind(agent.require_timestamp)
     .bind(agent.draft_payload_schema)
+    .bind(agent.runtime)
+    .bind(agent.runtime_api_key)
+    .bind(agent.runtime_secret)
     .execute(db)
     .await?;
     Ok(())
@@ -127,6 +138,63 @@ pub async fn update(
     .bind(changes.rate_limit_per_minute)
     .bind(changes.require_timestamp)
     .bind(changes.draft_payload_schema)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the runtime settings; `api_key`: `None` keeps the sealed key, `Some(key)`
+/// replaces it (`Some(None)` removes it).
+pub async fn set_runtime(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+    runtime: Option<&Value>,
+    api_key: Option<Option<&str>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update agents set runtime = $3,
+             runtime_api_key = case when $4 then $5 else runtime_api_key end,
+             updated_at = now()
+         where tenant_id = $1 and id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(runtime)
+    .bind(api_key.is_some())
+    .bind(api_key.flatten())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The sealed runtime secret: `None` for no such agent, `Some(None)` for an agent made
+/// before runtimes existed that has none yet.
+pub async fn runtime_secret(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Option<String>>, sqlx::Error> {
+    sqlx::query_scalar("select runtime_secret from agents where tenant_id = $1 and id = $2")
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn set_runtime_secret(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+    sealed: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update agents set runtime_secret = $3, updated_at = now()
+         where tenant_id = $1 and id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(sealed)
     .execute(db)
     .await?;
     Ok(())

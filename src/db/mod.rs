@@ -8,6 +8,7 @@ pub mod deliveries;
 pub mod executions;
 pub mod health;
 pub mod jsonb;
+pub mod notifications;
 pub mod queue_probes;
 pub mod sessions;
 pub mod tasks;

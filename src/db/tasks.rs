@@ -34,13 +34,34 @@ pub struct Claimed {
 /// What a runner needs, read by the claim that started the execution.
 #[derive(Debug, Clone)]
 pub struct StartedExecution {
+    pub tenant_id: Uuid,
     pub agent_id: Uuid,
     pub agent_name: String,
     pub system_prompt: String,
     pub payload: Value,
     pub raw_body: Vec<u8>,
+    pub delivery_id: Option<String>,
     /// This attempt's number, 1 for the first.
     pub attempts: i32,
+    /// The agent's runtime settings; null = the built-in runner.
+    pub runtime: Option<Value>,
+    /// Sealed; read only when the agent has a runtime.
+    pub credentials: SealedCredentials,
+}
+
+/// The agent's runtime credentials, still sealed: the tenant key (itself sealed with the
+/// master key) opens them. Read only for agents with a runtime other than the built-in.
+#[derive(Clone, Default)]
+pub struct SealedCredentials {
+    pub tenant_key: Option<String>,
+    pub runtime_secret: Option<String>,
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for SealedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealedCredentials([redacted])")
+    }
 }
 
 /// How a claimed task ends.
@@ -150,13 +171,18 @@ pub async fn claim(
              update agent_executions e
              set status = 'running', started_at = now(), attempts = e.attempts + 1
              from claimed c where e.id = c.execution_id and e.status = 'queued'
-             returning e.id, e.agent_id, e.payload, e.raw_body, e.attempts
+             returning e.id, e.tenant_id, e.agent_id, e.payload, e.raw_body, e.delivery_id,
+                       e.attempts
          )
          select c.id, c.metadata, c.retries, c.lane_id, c.execution_id, s.id as started_id,
-                s.agent_id, s.payload, s.raw_body, s.attempts, a.name, a.system_prompt
+                s.tenant_id, s.agent_id, s.payload, s.raw_body, s.delivery_id, s.attempts,
+                a.name, a.system_prompt, a.runtime, a.runtime_secret, a.runtime_api_key,
+                tn.sealed_key
          from claimed c
          left join started s on s.id = c.execution_id
          left join agents a on a.id = s.agent_id
+         -- Credentials are opened only for runtimes that need them.
+         left join tenants tn on tn.id = s.tenant_id and a.runtime is not null
          order by c.lane_rank",
     )
     // Planned for its parameters every time, never from a cached generic plan: a generic
@@ -176,6 +202,7 @@ pub async fn claim(
             let started: Option<Uuid> = row.try_get("started_id")?;
             let execution = match started {
                 Some(_) => Some(StartedExecution {
+                    tenant_id: row.try_get("tenant_id")?,
                     agent_id: row.try_get("agent_id")?,
                     agent_name: row.try_get("name")?,
                     system_prompt: row.try_get("system_prompt")?,
@@ -183,7 +210,14 @@ pub async fn claim(
                     raw_body: row
                         .try_get::<Option<Vec<u8>>, _>("raw_body")?
                         .unwrap_or_default(),
+                    delivery_id: row.try_get("delivery_id")?,
                     attempts: row.try_get("attempts")?,
+                    runtime: row.try_get("runtime")?,
+                    credentials: SealedCredentials {
+                        tenant_key: row.try_get("sealed_key")?,
+                        runtime_secret: row.try_get("runtime_secret")?,
+                        api_key: row.try_get("runtime_api_key")?,
+                    },
                 }),
                 None => None,
             };

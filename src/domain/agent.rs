@@ -3,7 +3,7 @@ use std::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{double_option, Timestamp};
+use super::{double_option, AgentRuntime, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -69,6 +69,8 @@ pub struct Agent {
     pub rate_limit_per_minute: Option<u32>,
     /// Refuse deliveries without a signed timestamp (Standard Webhooks headers).
     pub require_timestamp: bool,
+    /// What an execution does; credentials show as a mask.
+    pub runtime: AgentRuntime,
     /// Until when the previous secret still verifies after a regeneration with a grace period.
     #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, format = DateTime))]
     pub previous_secret_expires_at: Option<Timestamp>,
@@ -104,6 +106,9 @@ pub struct CreateAgent {
     pub rate_limit_per_minute: Option<Option<u32>>,
     #[serde(default)]
     pub require_timestamp: Option<bool>,
+    /// Defaults to `{"kind": "builtin"}`.
+    #[serde(default)]
+    pub runtime: Option<AgentRuntime>,
 }
 
 /// `PATCH /api/agents/{id}`: absent fields stay as they are; `payload_schema: null` clears.
@@ -135,6 +140,9 @@ pub struct UpdateAgent {
     pub rate_limit_per_minute: Option<Option<u32>>,
     #[serde(default)]
     pub require_timestamp: Option<bool>,
+    /// Replaces the runtime; an OpenAI API key left out (or sent as the mask) is kept.
+    #[serde(default)]
+    pub runtime: Option<AgentRuntime>,
 }
 
 pub const NAME_MAX_CHARS: usize = 200;

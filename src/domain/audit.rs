@@ -19,6 +19,18 @@ pub enum AuditAction {
     SecretRevealDenied,
     #[serde(rename = "secret.regenerated")]
     SecretRegenerated,
+    #[serde(rename = "runtime_secret.revealed")]
+    RuntimeSecretRevealed,
+    #[serde(rename = "runtime_secret.regenerated")]
+    RuntimeSecretRegenerated,
+    #[serde(rename = "notifications.updated")]
+    NotificationsUpdated,
+    #[serde(rename = "notification_secret.revealed")]
+    NotificationSecretRevealed,
+    #[serde(rename = "notification_secret.regenerated")]
+    NotificationSecretRegenerated,
+    #[serde(rename = "notification.test_sent")]
+    NotificationTestSent,
     #[serde(rename = "webhook.signature_failed")]
     WebhookSignatureFailed,
     #[serde(rename = "webhook.test_sent")]
@@ -38,6 +50,12 @@ impl AuditAction {
             Self::SecretRevealed => "secret.revealed",
             Self::SecretRevealDenied => "secret.reveal_denied",
             Self::SecretRegenerated => "secret.regenerated",
+            Self::RuntimeSecretRevealed => "runtime_secret.revealed",
+            Self::RuntimeSecretRegenerated => "runtime_secret.regenerated",
+            Self::NotificationsUpdated => "notifications.updated",
+            Self::NotificationSecretRevealed => "notification_secret.revealed",
+            Self::NotificationSecretRegenerated => "notification_secret.regenerated",
+            Self::NotificationTestSent => "notification.test_sent",
             Self::WebhookSignatureFailed => "webhook.signature_failed",
             Self::WebhookTestSent => "webhook.test_sent",
             Self::LoginSucceeded => "auth.login_succeeded",

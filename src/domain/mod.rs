@@ -4,6 +4,8 @@
 mod agent;
 mod audit;
 mod execution;
+mod notification;
+mod runtime;
 mod sample;
 mod secret;
 mod timestamp;
@@ -14,6 +16,8 @@ use serde::{Deserialize, Serialize};
 pub use agent::*;
 pub use audit::*;
 pub use execution::*;
+pub use notification::*;
+pub use runtime::*;
 pub use sample::sample_payload;
 pub use secret::*;
 pub use timestamp::{Rfc3339Utc, Timestamp};

@@ -4,7 +4,7 @@ use fang::FangError;
 use sqlx::PgPool;
 
 use super::runner::AgentRunner;
-use crate::metrics::Metrics;
+use crate::{crypto::keyring::MasterKeyring, metrics::Metrics, runtimes::outbound::Outbound};
 
 /// What a running task may use. Set by the worker around every task run.
 #[derive(Clone)]
@@ -15,6 +15,9 @@ pub struct JobContext {
     pub bookkeeping: PgPool,
     pub runner: Arc<dyn AgentRunner>,
     pub metrics: Arc<Metrics>,
+    /// For tasks that send (notifications) and the keys that open their secrets.
+    pub outbound: Arc<Outbound>,
+    pub keyring: Arc<MasterKeyring>,
 }
 
 tokio::task_local! {

@@ -9,6 +9,7 @@ use fang::{async_trait, typetag, AsyncQueueable, AsyncRunnable, FangError};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::runner::{Retry, RunError};
 use crate::db::tasks::Outcome;
 
 /// An execution gets at most this many attempts.
@@ -50,16 +51,25 @@ impl AsyncRunnable for ExecuteAgent {
     }
 }
 
-/// What a failed attempt (an error, a panic or a timeout) leads to: another attempt after a
-/// backoff of 2, 4, 8, 16 s (capped at `max_backoff`), or, after the last, failure.
-pub fn after_failed_attempt(attempt: i32, error: String, max_backoff: Duration) -> Outcome {
-    if attempt >= MAX_ATTEMPTS {
-        return Outcome::Failed(error);
+/// What a failed attempt (an error, a panic or a timeout) leads to: failure when the error
+/// says no attempt can help or after the last attempt; otherwise another attempt after the
+/// delay the target asked for (`Retry-After`), or after a backoff of 2, 4, 8, 16 s (capped
+/// at `max_backoff`).
+pub fn after_failed_attempt(attempt: i32, error: RunError, max_backoff: Duration) -> Outcome {
+    if attempt >= MAX_ATTEMPTS || error.retry == Retry::Never {
+        return Outcome::Failed(error.message);
     }
-    let backoff = 2u32.saturating_pow(attempt.clamp(1, 31) as u32);
+    let delay_seconds = match error.retry {
+        Retry::After(delay) => u32::try_from(delay.as_secs_f64().ceil() as u64)
+            .unwrap_or(u32::MAX)
+            .max(1),
+        _ => 2u32
+            .saturating_pow(attempt.clamp(1, 31) as u32)
+            .min(max_backoff.as_secs() as u32),
+    };
     Outcome::Retry {
-        error,
-        delay_seconds: backoff.min(max_backoff.as_secs() as u32),
+        error: error.message,
+        delay_seconds,
     }
 }
 
@@ -70,7 +80,7 @@ mod tests {
     #[test]
     fn failed_attempts_back_off_exponentially_up_to_the_cap_then_fail() {
         let cap = Duration::from_secs(30);
-        let delay = |attempt| match after_failed_attempt(attempt, "boom".into(), cap) {
+        let delay = |attempt| match after_failed_attempt(attempt, RunError::retry("boom"), cap) {
             Outcome::Retry { delay_seconds, .. } => delay_seconds,
             other => panic!("attempt {attempt}: {other:?}"),
         };
@@ -85,6 +95,27 @@ mod tests {
         assert_eq!(
             after_failed_attempt(MAX_ATTEMPTS, "boom".into(), cap),
             Outcome::Failed("boom".into())
+        );
+    }
+
+    #[test]
+    fn a_target_s_retry_after_beats_the_backoff_and_a_refusal_fails_at_once() {
+        let cap = Duration::from_secs(30);
+        let after = RunError::retry_after("503", Some(Duration::from_millis(120_500)));
+        assert_eq!(
+            after_failed_attempt(1, after.clone(), cap),
+            Outcome::Retry {
+                error: "503".into(),
+                delay_seconds: 121
+            }
+        );
+        assert_eq!(
+            after_failed_attempt(MAX_ATTEMPTS, after, cap),
+            Outcome::Failed("503".into())
+        );
+        assert_eq!(
+            after_failed_attempt(1, RunError::fail("400"), cap),
+            Outcome::Failed("400".into())
         );
     }
 

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tokio::{sync::mpsc, task::JoinHandle};
 use uuid::Uuid;
 
-use super::leases::InFlight;
+use super::{leases::InFlight, notify};
 use crate::{
     db::{
         self,
@@ -82,9 +82,14 @@ async fn record(pool: &PgPool, batch: &[Finished]) -> HashSet<Lease> {
         .iter()
         .map(|finished| (finished.lease, finished.outcome.clone()))
         .collect();
+    let failures: Vec<(Lease, Uuid)> = batch
+        .iter()
+        .filter(|finished| matches!(finished.outcome, Outcome::Failed(_)))
+        .filter_map(|finished| Some((finished.lease, finished.execution_id?)))
+        .collect();
     let mut pause = Duration::from_millis(50);
     loop {
-        match db::tasks::finish(pool, &rows).await {
+        match finish(pool, &rows, &failures).await {
             Ok(held) => return held.into_iter().collect(),
             Err(err) if db::is_transient(&err) => {
                 // Keep the outcomes: the run is done, only its record is late. Should the
@@ -97,7 +102,7 @@ async fn record(pool: &PgPool, batch: &[Finished]) -> HashSet<Lease> {
                 tracing::warn!(error = %err, "a batch of outcomes failed; recording them one by one");
                 let mut held = HashSet::new();
                 for row in &rows {
-                    match db::tasks::finish(pool, std::slice::from_ref(row)).await {
+                    match finish(pool, std::slice::from_ref(row), &failures).await {
                         Ok(ids) => held.extend(ids),
                         Err(err) => {
                             tracing::error!(error = %err, task_id = %row.0.task_id, "cannot record an outcome; the task runs again after its lease")
@@ -112,6 +117,32 @@ async fn record(pool: &PgPool, batch: &[Finished]) -> HashSet<Lease> {
             }
         }
     }
+}
+
+/// Records outcomes in one statement; when some executions failed for good, in one
+/// transaction with their `execution.failed` notifications (so none is lost or made up).
+async fn finish(
+    pool: &PgPool,
+    rows: &[(Lease, Outcome)],
+    failures: &[(Lease, Uuid)],
+) -> Result<Vec<Lease>, sqlx::Error> {
+    let failing = |lease: &Lease| failures.iter().any(|(failed, _)| failed == lease);
+    if !rows.iter().any(|(lease, _)| failing(lease)) {
+        return db::tasks::finish(pool, rows).await;
+    }
+    let mut tx = pool.begin().await?;
+    let held = db::tasks::finish(&mut *tx, rows).await?;
+    let failed: Vec<Uuid> = failures
+        .iter()
+        .filter(|(lease, _)| held.contains(lease))
+        .map(|(_, execution_id)| *execution_id)
+        .collect();
+    if !failed.is_empty() {
+        let events = db::notifications::insert_execution_failures(&mut *tx, &failed).await?;
+        notify::enqueue(&mut tx, &events).await?;
+    }
+    tx.commit().await?;
+    Ok(held)
 }
 
 fn report(metrics: &Metrics, finished: &Finished, recorded: bool) {

@@ -22,6 +22,7 @@ mod context;
 pub mod execute;
 mod finisher;
 mod leases;
+pub mod notify;
 pub mod probe;
 pub mod reaper;
 mod run;

@@ -10,10 +10,17 @@ use std::time::Duration;
 use fang::{AsyncQueue, AsyncQueueable, AsyncRunnable};
 use tracing::Instrument;
 
-use super::{context, execute, runner::RunInput, JobContext};
-use crate::db::{
-    self,
-    tasks::{Claimed, Outcome, StartedExecution},
+use super::{
+    context, execute,
+    runner::{RunError, RunInput},
+    JobContext,
+};
+use crate::{
+    db::{
+        self,
+        tasks::{Claimed, Outcome, StartedExecution},
+    },
+    domain::AgentRuntime,
 };
 
 /// What every run needs.
@@ -41,26 +48,40 @@ impl Runs {
 
     async fn run_execution(&self, execution_id: uuid::Uuid, started: StartedExecution) -> Outcome {
         let attempt = started.attempts;
+        let runtime_seconds = started
+            .runtime
+            .as_ref()
+            .and_then(|runtime| serde_json::from_value::<AgentRuntime>(runtime.clone()).ok())
+            .map_or(0, |runtime| runtime.timeout_seconds());
+        // A runtime's own timeout may be longer than the run timeout: it gets a few more
+        // seconds than it, so that its own (clearer) timeout fires first.
+        let limit = self
+            .timeout
+            .max(Duration::from_secs(u64::from(runtime_seconds) + 5));
         let input = RunInput {
             execution_id,
+            tenant_id: started.tenant_id,
             agent_id: started.agent_id,
             agent_name: started.agent_name,
             system_prompt: started.system_prompt,
             payload: started.payload,
             raw_body: started.raw_body,
+            delivery_id: started.delivery_id,
             attempt,
+            runtime: started.runtime,
+            credentials: started.credentials,
         };
         // The fault drill counts these to tell runs repeated after a fault (allowed) from
         // executions completed twice (never).
         tracing::info!(%execution_id, attempt, "execution run started");
         let runner = self.context.runner.clone();
-        let failure = match isolated(self.timeout, async move { runner.run(&input).await }).await {
+        let failure = match isolated(limit, async move { runner.run(&input).await }).await {
             Ok(Ok(result)) => match serde_json::to_vec(&result) {
                 Ok(bytes) if db::jsonb::can_store(&bytes) => return Outcome::Completed(result),
-                _ => "the runner's result cannot be stored (JSON that PostgreSQL's jsonb refuses, such as \\u0000)".to_owned(),
+                _ => RunError::retry("the runner's result cannot be stored (JSON that PostgreSQL's jsonb refuses, such as \\u0000)"),
             },
             Ok(Err(error)) => error,
-            Err(failure) => failure.to_string(),
+            Err(failure) => RunError::retry(failure.to_string()),
         };
         execute::after_failed_attempt(attempt, failure, self.max_backoff)
     }

@@ -1,16 +1,19 @@
-//! The seam where an agent runtime plugs in. The built-in runner does no AI work: it records
-//! what arrived, proving the payload reached the worker intact (its SHA-256 is of the exact
-//! bytes that were signed). A real runtime implements [`AgentRunner`] and is handed to
-//! `Application::build_with_runner`.
+//! The seam where an agent's work plugs in. `runtimes::Runtimes` runs each agent's chosen
+//! runtime (built-in, http, openai); a Rust program may hand `Application::build_with_runner`
+//! an [`AgentRunner`] of its own instead.
 
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+use serde_json::Value;
 use uuid::Uuid;
+
+pub use crate::db::tasks::SealedCredentials;
 
 /// What a runner gets for one execution.
 #[derive(Debug, Clone)]
 pub struct RunInput {
     pub execution_id: Uuid,
+    pub tenant_id: Uuid,
     pub agent_id: Uuid,
     pub agent_name: String,
     pub system_prompt: String,
@@ -18,77 +21,71 @@ pub struct RunInput {
     pub payload: Value,
     /// The request body exactly as received and signed.
     pub raw_body: Vec<u8>,
+    /// The sender's delivery id (`webhook-id`, `X-GitHub-Delivery`, ...), if it sent one.
+    pub delivery_id: Option<String>,
     /// 1 for the first attempt.
     pub attempt: i32,
+    /// The agent's runtime settings as saved (`domain::AgentRuntime`); null = built-in.
+    pub runtime: Option<Value>,
+    pub credentials: SealedCredentials,
+}
+
+/// A failed attempt, and whether another attempt may help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunError {
+    pub message: String,
+    pub retry: Retry,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Another attempt after the usual backoff (2, 4, 8, 16 s, capped).
+    Backoff,
+    /// Another attempt after this long (the target's `Retry-After`).
+    After(Duration),
+    /// No other attempt: the execution fails now (a refused request, a 4xx answer).
+    Never,
+}
+
+impl RunError {
+    pub fn retry(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retry: Retry::Backoff,
+        }
+    }
+
+    /// Retried after `after` when the target said so, else after the usual backoff.
+    pub fn retry_after(message: impl Into<String>, after: Option<Duration>) -> Self {
+        Self {
+            message: message.into(),
+            retry: after.map_or(Retry::Backoff, Retry::After),
+        }
+    }
+
+    pub fn fail(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retry: Retry::Never,
+        }
+    }
+}
+
+impl From<String> for RunError {
+    fn from(message: String) -> Self {
+        Self::retry(message)
+    }
+}
+
+impl From<&str> for RunError {
+    fn from(message: &str) -> Self {
+        Self::retry(message)
+    }
 }
 
 #[fang::async_trait]
 pub trait AgentRunner: Send + Sync + 'static {
-    /// Runs the agent once. `Ok` carries the result stored on the execution; `Err` is
-    /// retried with backoff until the attempts run out, then stored as the error.
-    async fn run(&self, input: &RunInput) -> Result<Value, String>;
-}
-
-#[derive(Debug, Default)]
-pub struct BuiltinRunner {
-    /// Waited before answering, to stand in for a runtime that waits on the network
-    /// (`workers.builtin_runner_delay_ms`, for benchmarks and drills).
-    pub delay: std::time::Duration,
-}
-
-#[fang::async_trait]
-impl AgentRunner for BuiltinRunner {
-    async fn run(&self, input: &RunInput) -> Result<Value, String> {
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
-        }
-        let top_level_keys: Vec<&String> = match &input.payload {
-            Value::Object(map) => map.keys().collect(),
-            _ => Vec::new(),
-        };
-        Ok(json!({
-            "runner": "builtin",
-            "agent_name": input.agent_name,
-            "payload_bytes": input.raw_body.len(),
-            "payload_sha256": hex::encode(Sha256::digest(&input.raw_body)),
-            "top_level_keys": top_level_keys,
-        }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_builtin_runner_describes_the_payload_it_got() {
-        let raw = br#"{"ticket_id": 7, "title": "Printer on fire"}"#.to_vec();
-        let input = RunInput {
-            execution_id: Uuid::new_v4(),
-            agent_id: Uuid::new_v4(),
-            agent_name: "Triage".into(),
-            system_prompt: String::new(),
-            payload: serde_json::from_slice(&raw).unwrap(),
-            raw_body: raw.clone(),
-            attempt: 1,
-        };
-        let result = BuiltinRunner::default().run(&input).await.unwrap();
-        assert_eq!(result["runner"], "builtin");
-        assert_eq!(result["agent_name"], "Triage");
-        assert_eq!(result["payload_bytes"], raw.len());
-        assert_eq!(result["payload_sha256"], hex::encode(Sha256::digest(&raw)));
-        let mut keys: Vec<String> =
-            serde_json::from_value(result["top_level_keys"].clone()).unwrap();
-        keys.sort();
-        assert_eq!(keys, ["ticket_id", "title"]);
-
-        let array = RunInput {
-            payload: json!([1, 2]),
-            ..input
-        };
-        assert_eq!(
-            BuiltinRunner::default().run(&array).await.unwrap()["top_level_keys"],
-            json!([])
-        );
-    }
+    /// Runs the agent once. `Ok` carries the result stored on the execution; an `Err` is
+    /// retried as it says until the attempts run out, then stored as the error.
+    async fn run(&self, input: &RunInput) -> Result<Value, RunError>;
 }

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{audit, keys, schemas, Principal};
+use super::{audit, keys, runtimes, schemas, Principal};
 use crate::{
     crypto::secrets::{WebhookSecret, MASKED},
     db::{
@@ -13,8 +13,8 @@ use crate::{
         agents::{AgentChanges, AgentRow, NewAgentRow},
     },
     domain::{
-        bounded_text, parse_rate_limit, Agent, AgentName, AgentStatus, AgentSummary, AuditAction,
-        CreateAgent, UpdateAgent, DESCRIPTION_MAX_CHARS, SYSTEM_PROMPT_MAX_CHARS,
+        bounded_text, parse_rate_limit, Agent, AgentName, AgentRuntime, AgentStatus, AgentSummary,
+        AuditAction, CreateAgent, UpdateAgent, DESCRIPTION_MAX_CHARS, SYSTEM_PROMPT_MAX_CHARS,
     },
     error::AppError,
     state::AppState,
@@ -67,9 +67,16 @@ pub async fn create(
     if let Some(schema) = &input.payload_schema {
         check_payload_schema(schema).await?;
     }
+    let runtime = runtimes::check(&state.outbound, input.runtime.unwrap_or_default()).await?;
     let id = Uuid::new_v4();
     let schema = input.payload_schema.as_ref();
     let mut tx = state.pool.begin().await?;
+    let tenant_key = keys::tenant_key(&mut *tx, &state.keyring, principal.tenant_id).await?;
+    let runtime_api_key = match &runtime.api_key {
+        runtimes::ApiKeyChange::Set(key) => Some(tenant_key.encrypt_credential(key)),
+        _ => None,
+    };
+    let runtime_secret = tenant_key.encrypt_secret(&WebhookSecret::generate());
     db::agents::insert(
         &mut *tx,
         &NewAgentRow {
@@ -82,6 +89,9 @@ pub async fn create(
             rate_limit_per_minute: rate_limit,
             require_timestamp: input.require_timestamp.unwrap_or(false),
             draft_payload_schema: schema.filter(|_| !status.has_trigger()),
+            runtime: runtime.settings.as_ref(),
+            runtime_api_key: runtime_api_key.as_deref(),
+            runtime_secret: &runtime_secret,
         },
     )
     .await?;
@@ -94,7 +104,7 @@ pub async fn create(
         AuditAction::AgentCreated,
         Some(id),
         "success",
-        json!({ "name": name.as_str(), "status": status }),
+        json!({ "name": name.as_str(), "status": status, "runtime": runtime.kind }),
     )
     .await?;
     tx.commit().await?;
@@ -160,6 +170,10 @@ pub async fn update(
     if let Some(Some(schema)) = &patch.payload_schema {
         check_payload_schema(schema).await?;
     }
+    let runtime = match patch.runtime.clone() {
+        Some(runtime) => Some(runtimes::check(&state.outbound, runtime).await?),
+        None => None,
+    };
     let mut tx = state.pool.begin().await?;
     if !db::agents::lock(&mut tx, principal.tenant_id, id).await? {
         return Err(AppError::NotFound);
@@ -256,14 +270,41 @@ pub async fn update(
         )
         .await?;
     }
+    let mut details = json!({ "status": status });
+    if let Some(runtime) = &runtime {
+        let tenant_key = keys::tenant_key(&mut *tx, &state.keyring, principal.tenant_id).await?;
+        let was_openai = matches!(
+            runtimes::shown(current.runtime.clone(), false),
+            AgentRuntime::Openai(_)
+        );
+        runtimes::save(
+            &mut tx,
+            &tenant_key,
+            principal.tenant_id,
+            id,
+            was_openai,
+            runtime,
+        )
+        .await?;
+        changed.push("runtime");
+        details["runtime"] = json!(runtime.kind);
+        if runtime.kind == "openai" {
+            details["api_key"] = json!(match &runtime.api_key {
+                runtimes::ApiKeyChange::Keep => "kept",
+                runtimes::ApiKeyChange::Set(_) => "set",
+                runtimes::ApiKeyChange::Remove => "removed",
+            });
+        }
+    }
     if !changed.is_empty() {
+        details["changed"] = json!(changed);
         audit::record(
             &mut *tx,
             principal,
             AuditAction::AgentUpdated,
             Some(id),
             "success",
-            json!({ "changed": changed, "status": status }),
+            details,
         )
         .await?;
     }
@@ -290,6 +331,7 @@ fn to_domain(row: AgentRow) -> Agent {
         },
         rate_limit_per_minute: row.rate_limit_per_minute.map(|n| n as u32),
         require_timestamp: row.require_timestamp,
+        runtime: runtimes::shown(row.runtime, row.has_runtime_api_key),
         previous_secret_expires_at: row.previous_secret_expires_at,
         created_at: row.created_at,
         updated_at: row.updated_at,

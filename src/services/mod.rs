@@ -6,6 +6,8 @@ pub mod auth;
 pub mod execution_writer;
 pub mod executions;
 pub mod keys;
+pub mod notifications;
+pub mod runtimes;
 pub mod schemas;
 pub mod secrets;
 pub mod tenants;

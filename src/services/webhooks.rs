@@ -241,6 +241,17 @@ pub async fn accept(
     );
     if let Err(failure) = verified {
         state.metrics.signature_failures.inc();
+        if let Some(failures) = state.alarm.failure(target.id) {
+            // Off the request: the sender of bad signatures does not wait for the event.
+            let (state, agent_id) = (state.clone(), target.id);
+            tokio::spawn(async move {
+                if let Err(err) =
+                    super::notifications::signature_failures(&state, agent_id, failures).await
+                {
+                    tracing::warn!(%agent_id, error = %err, "cannot record a signature failures event");
+                }
+            });
+        }
         report_failure(state, &target, scheme, failure, source_ip).await;
         return Err(failure.into_error());
     }

@@ -7,7 +7,7 @@ use std::sync::{
 
 use agent_webhooks::jobs::{
     execute::ExecuteAgent,
-    runner::{AgentRunner, RunInput},
+    runner::{AgentRunner, RunError, RunInput},
 };
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -37,13 +37,13 @@ impl ScriptedRunner {
 
 #[fang::async_trait]
 impl AgentRunner for ScriptedRunner {
-    async fn run(&self, input: &RunInput) -> Result<Value, String> {
+    async fn run(&self, input: &RunInput) -> Result<Value, RunError> {
         let run = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
         if self.panic_on_first && run == 1 {
             panic!("runner exploded");
         }
         if run <= self.failures {
-            return Err(format!("attempt {} failed", input.attempt));
+            return Err(format!("attempt {} failed", input.attempt).into());
         }
         Ok(json!({"runner": "scripted", "attempt": input.attempt}))
     }
@@ -218,7 +218,7 @@ struct SlowRunner;
 
 #[fang::async_trait]
 impl AgentRunner for SlowRunner {
-    async fn run(&self, _input: &RunInput) -> Result<Value, String> {
+    async fn run(&self, _input: &RunInput) -> Result<Value, RunError> {
         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
         Ok(json!({"runner": "slow"}))
     }

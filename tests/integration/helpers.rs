@@ -4,12 +4,8 @@ use std::sync::Arc;
 
 use agent_webhooks::crypto::signature::standard_webhooks;
 use agent_webhooks::{
-    config::Settings,
-    crypto::keyring::MasterKeyring,
-    jobs::runner::{AgentRunner, BuiltinRunner},
-    services,
-    startup::Application,
-    state::AppState,
+    config::Settings, crypto::keyring::MasterKeyring, jobs::runner::AgentRunner, services,
+    startup::Application, state::AppState,
 };
 use base64::Engine;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
@@ -115,7 +111,7 @@ pub struct TestOptions {
     pub master_keys: Vec<String>,
     /// Reuse another app's database (for restarts); a fresh one when `None`.
     pub database: Option<Arc<TestDatabase>>,
-    /// The agent runtime; the built-in runner when `None`.
+    /// One runner for every agent; each agent's own runtime when `None`.
     pub runner: Option<Arc<dyn AgentRunner>>,
     /// Connect the app through this URL instead (e.g. a proxy in front of the test database).
     pub connect_url: Option<String>,
@@ -187,12 +183,11 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     if let Some(url) = options.listen_url {
         settings.database.listen_url = Some(agent_webhooks::config::Redacted::new(url));
     }
-    let runner = options
-        .runner
-        .unwrap_or_else(|| Arc::new(BuiltinRunner::default()));
-    let app = Application::build_with_runner(settings, runner)
-        .await
-        .expect("application starts");
+    let app = match options.runner {
+        Some(runner) => Application::build_with_runner(settings, runner).await,
+        None => Application::build(settings).await,
+    }
+    .expect("application starts");
     let address = format!("http://{}", app.local_addr());
     let state = app.state().clone();
     let pool = state.pool.clone();

@@ -3,6 +3,7 @@
 
 mod helpers;
 mod https;
+mod receiver;
 
 mod agents;
 mod audit;
@@ -16,9 +17,11 @@ mod jobs;
 mod keys;
 mod logs;
 mod metrics;
+mod notifications;
 mod pages;
 mod proxy;
 mod queue;
+mod runtimes;
 mod schema_cost;
 mod secrets;
 mod server_functions;

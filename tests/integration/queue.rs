@@ -15,7 +15,7 @@ use agent_webhooks::{
     db,
     jobs::{
         execute::{ExecuteAgent, MAX_ATTEMPTS},
-        runner::{AgentRunner, RunInput},
+        runner::{AgentRunner, RunError, RunInput},
         TASK_TYPE,
     },
 };
@@ -97,7 +97,7 @@ impl Drop for Running<'_> {
 
 #[fang::async_trait]
 impl AgentRunner for RecordingRunner {
-    async fn run(&self, input: &RunInput) -> Result<Value, String> {
+    async fn run(&self, input: &RunInput) -> Result<Value, RunError> {
         let id = input.execution_id;
         *self.started.lock().unwrap().entry(id).or_default() += 1;
         {

@@ -719,7 +719,7 @@ async fn create_agent_stores_the_agent_in_the_admins_tenant_and_audits_it() {
         [(
             "agent.created".to_owned(),
             "success".to_owned(),
-            json!({"name": "Ticket triage", "status": "active"})
+            json!({"name": "Ticket triage", "status": "active", "runtime": "builtin"})
         )]
     );
 

@@ -1,10 +1,12 @@
 //! Reusable controls: copy buttons with a fading confirmation, the confirmation dialog,
-//! error display and status badges.
+//! error display, status badges and outbound signing secrets.
 
 mod copy_button;
 mod dialog;
 mod errors;
+mod signing_secret;
 
 pub use copy_button::CopyButton;
 pub use dialog::ConfirmDialog;
 pub use errors::{ErrorNotice, FieldErrors, StatusBadge};
+pub use signing_secret::{SecretOf, SigningSecret};

@@ -8,7 +8,8 @@ use axum::{
 use super::extract::{AgentId, ApiJson};
 use crate::{
     domain::{
-        Agent, CreateAgent, RegenerateSecret, RevealedSecret, SecretRegenerated, UpdateAgent,
+        Agent, CreateAgent, RegenerateSecret, RevealedSecret, RevealedSigningSecret,
+        SecretRegenerated, UpdateAgent,
     },
     error::AppError,
     services::{self, Principal},
@@ -103,4 +104,36 @@ pub async fn regenerate_secret(
     Ok(Json(
         services::secrets::regenerate(&state, &principal, id, input).await?,
     ))
+}
+
+/// The http runtime's signing secret (Standard Webhooks form), audited, and limited with the
+/// webhook secret's reveals (10 per minute per user or token).
+#[utoipa::path(get, path = "/api/agents/{id}/runtime-secret", tag = "secrets", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = RevealedSigningSecret), (status = 401), (status = 404),
+        (status = 429, description = "Reveal limit reached; see Retry-After")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn reveal_runtime_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    AgentId(id): AgentId,
+) -> Result<impl IntoResponse, AppError> {
+    let secret = services::runtimes::reveal_secret(&state, &principal, id).await?;
+    Ok((
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(secret),
+    ))
+}
+
+/// Replaces the http runtime's signing secret at once (audited); 204.
+#[utoipa::path(post, path = "/api/agents/{id}/regenerate-runtime-secret", tag = "secrets",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 401), (status = 404)),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn regenerate_runtime_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    AgentId(id): AgentId,
+) -> Result<StatusCode, AppError> {
+    services::runtimes::regenerate_secret(&state, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

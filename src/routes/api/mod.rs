@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod executions;
 pub mod extract;
+mod notifications;
 mod openapi;
 mod schemas;
 
@@ -32,10 +33,32 @@ pub fn router() -> Router<AppState> {
             "/api/agents/{id}/regenerate-webhook-secret",
             post(agents::regenerate_secret),
         )
+        .route(
+            "/api/agents/{id}/runtime-secret",
+            get(agents::reveal_runtime_secret),
+        )
+        .route(
+            "/api/agents/{id}/regenerate-runtime-secret",
+            post(agents::regenerate_runtime_secret),
+        )
         .route("/api/agents/{id}/audit", get(audit::for_agent))
         .route("/api/agents/{id}/executions", get(executions::for_agent))
         .route("/api/executions/{id}", get(executions::get))
         .route("/api/audit", get(audit::for_tenant))
+        .route("/api/notifications", get(notifications::recent))
+        .route(
+            "/api/notifications/settings",
+            get(notifications::settings).put(notifications::update_settings),
+        )
+        .route(
+            "/api/notifications/secret",
+            get(notifications::reveal_secret),
+        )
+        .route(
+            "/api/notifications/regenerate-secret",
+            post(notifications::regenerate_secret),
+        )
+        .route("/api/notifications/test", post(notifications::send_test))
         .route("/api/schemas/validate", post(schemas::validate))
         .route("/api/openapi.json", get(openapi::document))
 }

@@ -6,7 +6,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{agents, audit, auth, executions, schemas};
+use super::{agents, audit, auth, executions, notifications, schemas};
 use crate::{domain, routes::webhook};
 
 #[derive(OpenApi)]
@@ -16,14 +16,21 @@ use crate::{domain, routes::webhook};
         auth::login, auth::logout,
         agents::create, agents::list, agents::get, agents::update,
         agents::reveal_secret, agents::regenerate_secret,
+        agents::reveal_runtime_secret, agents::regenerate_runtime_secret,
         audit::for_agent, audit::for_tenant,
         executions::get, executions::for_agent,
+        notifications::settings, notifications::update_settings, notifications::reveal_secret,
+        notifications::regenerate_secret, notifications::send_test, notifications::recent,
         schemas::validate,
         webhook::receive,
     ),
     components(schemas(
         domain::Agent, domain::AgentStatus, domain::CreateAgent, domain::UpdateAgent,
         domain::RevealedSecret, domain::RegenerateSecret, domain::SecretRegenerated,
+        domain::AgentRuntime, domain::HttpRuntime, domain::OpenAiRuntime,
+        domain::RevealedSigningSecret,
+        domain::NotificationSettings, domain::UpdateNotificationSettings,
+        domain::NotificationTestResult, domain::Notification,
         domain::AuditEntry, domain::AuditPage, domain::SchemaValidation, domain::FieldError,
         domain::Execution, domain::ExecutionStatus, domain::ExecutionPage,
         domain::WebhookAccepted, domain::WebhookErrorBody,

@@ -1,6 +1,7 @@
 //! The agent detail page: every control of one agent's webhook.
 
 mod executions;
+mod runtime;
 mod schema;
 mod secret;
 mod status;
@@ -90,6 +91,7 @@ fn AgentDetail(agent: Agent) -> impl IntoView {
         <webhook_config::WebhookConfiguration agent=agent.clone()/>
         <secret::HmacSecret agent=agent.clone()/>
         <schema::PayloadSchema agent=agent.clone()/>
+        <runtime::Runtime agent=agent.clone()/>
         <test_webhook::TestWebhook agent=agent.clone()/>
         <executions::Executions agent_id=agent.id/>
         <status::AgentStatusSection agent/>
