@@ -10,7 +10,10 @@
 # agent without a rate limit (POST /api/agents), reveals its secret, installs what the
 # examples need when missing (a venv in target/examples-venv, examples/node/node_modules),
 # runs every example with WEBHOOK_URL and WEBHOOK_SECRET, and checks that the three
-# standard-library examples fail against a wrong secret. One line per check, then
+# standard-library examples fail against a wrong secret. Last, the runtime receiver of the
+# integration guide (python/runtime_receiver.py) serves a second agent's http runtime on a
+# free loopback port, so the server must allow 127.0.0.1 as a runtime target
+# (RUNTIMES_ALLOWED_PRIVATE_HOSTS=127.0.0.1, as scripts/test.sh starts it). One line per check, then
 # "examples: N passed, M failed"; the exit status is 1 when anything failed.
 #
 # Needs: curl, openssl, python3 (with venv), Node.js 20+ with npm; PyPI and npm reachable
@@ -164,6 +167,78 @@ else
   skipped "node/octokit_send.mjs" "its dependencies could not be installed"
   skipped "node/standardwebhooks_send.mjs" "its dependencies could not be installed"
 fi
+
+# --- the runtime receiver -------------------------------------------------------------------
+# python/runtime_receiver.py, which docs/webhook-integration.md ("Runtimes") shows in full,
+# receives a second agent's executions: it must accept the server's signed requests (its
+# JSON answer becomes the execution's result) and refuse an unsigned one. The server must
+# allow 127.0.0.1 as a runtime target (RUNTIMES_ALLOWED_PRIVATE_HOSTS=127.0.0.1).
+
+# The receiver as the guide shows it: the Python block after its marker comment.
+documented_receiver() {
+  python3 - "$ROOT/docs/webhook-integration.md" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+match = re.search(r"<!-- examples/python/runtime_receiver.py -->\s*```python\n(.*?)```", text, re.S)
+sys.stdout.write(match.group(1) if match else "")
+PY
+}
+
+runtime_example() {
+  local name="python/runtime_receiver.py (the guide's runtime receiver)" port receiver_pid
+  if ! diff -q <(documented_receiver) "$HERE/python/runtime_receiver.py" >/dev/null; then
+    record fail "$name" "differs from the code in docs/webhook-integration.md (Runtimes)"
+    return
+  fi
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  status=$(api POST /api/agents "{\"name\":\"examples runtime\",\"rate_limit_per_minute\":null,\"runtime\":{\"kind\":\"http\",\"url\":\"http://127.0.0.1:$port/run\"}}")
+  if [[ $status != 201 ]]; then
+    record fail "$name" "POST /api/agents with an http runtime: $status $(cat "$work/answer") (does the server allow 127.0.0.1 in RUNTIMES_ALLOWED_PRIVATE_HOSTS?)"
+    return
+  fi
+  local runtime_agent runtime_url runtime_secret webhook_secret
+  runtime_agent=$(json_field id <"$work/answer")
+  runtime_url=$(json_field webhook_url <"$work/answer")
+  api GET "/api/agents/$runtime_agent/runtime-secret" >/dev/null
+  runtime_secret=$(json_field standard_webhooks_secret <"$work/answer")
+  api GET "/api/agents/$runtime_agent/webhook-secret" >/dev/null
+  webhook_secret=$(json_field hmac_secret <"$work/answer")
+  rm -f "$work/answer"
+
+  (cd "$HERE" && RUNTIME_SECRET=$runtime_secret PORT=$port exec python3 python/runtime_receiver.py) \
+    >"$work/receiver.log" 2>&1 &
+  receiver_pid=$!
+  for _ in $(seq 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+    sleep 0.1
+  done
+  local unsigned
+  unsigned=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{}' "http://127.0.0.1:$port/run") || unsigned=none
+  local body='{"ticket_id": 7, "title": "Printer on fire"}' sig execution_id result=""
+  sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$webhook_secret" | sed 's/^.* //')
+  status=$(curl -sS --max-time 15 -o "$work/answer" -w '%{http_code}' -X POST "$runtime_url" \
+    -H 'Content-Type: application/json' -H "X-Hub-Signature-256: sha256=$sig" --data-binary "$body") || true
+  if [[ $status == 202 ]]; then
+    execution_id=$(json_field execution_id <"$work/answer")
+    for _ in $(seq 60); do
+      api GET "/api/executions/$execution_id" >/dev/null || true
+      result=$(python3 -c 'import json, sys; e = json.load(sys.stdin); print(e["status"], (e.get("result") or {}).get("status"), ((e.get("result") or {}).get("body") or {}).get("execution_id"), e.get("error") or "")' <"$work/answer" 2>/dev/null) || result=""
+      [[ $result == completed* || $result == failed* ]] && break
+      sleep 0.5
+    done
+  fi
+  kill "$receiver_pid" 2>/dev/null || true
+  wait "$receiver_pid" 2>/dev/null || true
+  if [[ $unsigned == 401 && $result == "completed 200 $execution_id " ]]; then
+    record pass "$name" "ok: refused an unsigned request (401), verified the agent's, and its answer is the execution's result"
+  else
+    record fail "$name" "unsigned request: $unsigned (want 401); webhook: $status; execution: ${result:-none}; receiver log:"
+    sed 's/^/    | /' "$work/receiver.log"
+  fi
+}
+
+runtime_example
 
 echo "examples: $passed passed, $failed failed"
 (( failed == 0 ))

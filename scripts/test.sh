@@ -92,7 +92,8 @@ recreate_e2e_database() {
 }
 
 # Every spec signs in from 127.0.0.1: the sign-in throttle (tested by the Rust tests) is
-# raised so that a fast suite is not mistaken for password guessing.
+# raised so that a fast suite is not mistaken for password guessing. The specs' runtime and
+# notification receivers listen on 127.0.0.1 too, so the outbound rules allow that address.
 start_server() {
   local port=$1 url=$2
   mkdir -p target
@@ -100,6 +101,7 @@ start_server() {
     DATABASE_URL="$url" PUBLIC_BASE_URL="http://127.0.0.1:$port" RUST_LOG=info \
     MASTER_KEY_FILE="$E2E_MASTER_KEY_FILE" \
     LOGIN_ATTEMPTS_PER_MINUTE_PER_IP=100000 LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT=1000 \
+    RUNTIMES_ALLOWED_PRIVATE_HOSTS=127.0.0.1 \
     "$E2E_BIN" serve >"$SERVER_LOG" 2>&1 &
   server_pid=$!
   say "e2e server pid $server_pid on 127.0.0.1:$port, log $SERVER_LOG"

@@ -163,10 +163,47 @@ async fn the_openapi_document_describes_the_api() {
         "/api/audit",
         "/api/schemas/validate",
         "/api/auth/login",
+        "/api/agents/{id}/runtime-secret",
+        "/api/agents/{id}/regenerate-runtime-secret",
+        "/api/notifications",
+        "/api/notifications/settings",
+        "/api/notifications/secret",
+        "/api/notifications/regenerate-secret",
+        "/api/notifications/test",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
     assert!(doc["components"]["schemas"].get("Agent").is_some());
+    // The runtime: a `kind`-tagged choice of the three shapes, on the agent and its changes.
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["Agent"]["properties"]["runtime"]["$ref"],
+        "#/components/schemas/AgentRuntime"
+    );
+    let runtime = schemas["AgentRuntime"].to_string();
+    for needle in [
+        r#"["builtin"]"#,
+        r#"["http"]"#,
+        r#"["openai"]"#,
+        "HttpRuntime",
+        "OpenAiRuntime",
+    ] {
+        assert!(runtime.contains(needle), "{needle} in {runtime}");
+    }
+    assert_eq!(schemas["HttpRuntime"]["required"], json!(["url"]));
+    assert_eq!(
+        schemas["OpenAiRuntime"]["required"],
+        json!(["base_url", "model"])
+    );
+    assert!(schemas["OpenAiRuntime"]["properties"]
+        .get("api_key")
+        .is_some());
+    for schema in ["CreateAgent", "UpdateAgent"] {
+        assert!(
+            schemas[schema]["properties"].get("runtime").is_some(),
+            "{schema} has runtime"
+        );
+    }
     // Timestamps are RFC 3339 strings (the domain types name them `Timestamp`, which is
     // chrono's `DateTime<Utc>` on the server).
     let agent = &doc["components"]["schemas"]["Agent"]["properties"];
