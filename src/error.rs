@@ -39,6 +39,9 @@ pub enum AppError {
     /// The database could not be reached or timed out: worth retrying later.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// A server we called for the caller (a notification URL) did not take the request.
+    #[error("{0}")]
+    BadGateway(String),
     /// A bounded resource (e.g. password hashing) stayed busy: worth retrying shortly.
     #[error("server busy; retry shortly")]
     Busy,
@@ -65,6 +68,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -32,7 +32,7 @@ test('a notification URL is saved and the test notification arrives signed', asy
     const secret = await secretField.inputValue();
 
     await card.getByRole('button', { name: 'Send test notification' }).click();
-    await expect(page.getByTestId('notification-test-result')).toContainText(
+    await expect(page.getByTestId('notification-notice')).toContainText(
       'Delivered: the receiver answered 200',
     );
     expect(receiver.received).toHaveLength(1);

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     Agent, AgentStatus, AgentSummary, ApiError, AuditPage, CreateAgent, RevealedSecret,
-    RevealedSigningSecret, SchemaValidation, SecretRegenerated, UpdateAgent,
+    SchemaValidation, SecretRegenerated, UpdateAgent,
 };
 
 #[server(prefix = "/api/fn", endpoint = "list_agents", input = JsonOrForm)]
@@ -68,27 +68,6 @@ pub async fn reveal_secret(id: Uuid) -> Result<RevealedSecret, ApiError> {
         .map_err(fail)?;
     no_store();
     Ok(secret)
-}
-
-/// The http runtime's signing secret in clear (audited, rate-limited with the other reveals).
-#[server(prefix = "/api/fn", endpoint = "reveal_runtime_secret", input = JsonOrForm)]
-pub async fn reveal_runtime_secret(id: Uuid) -> Result<RevealedSigningSecret, ApiError> {
-    use super::context::{fail, no_store, principal};
-    let (state, principal) = principal().await?;
-    let secret = crate::services::runtimes::reveal_secret(&state, &principal, id)
-        .await
-        .map_err(fail)?;
-    no_store();
-    Ok(secret)
-}
-
-#[server(prefix = "/api/fn", endpoint = "regenerate_runtime_secret", input = JsonOrForm)]
-pub async fn regenerate_runtime_secret(id: Uuid) -> Result<(), ApiError> {
-    use super::context::{fail, principal};
-    let (state, principal) = principal().await?;
-    crate::services::runtimes::regenerate_secret(&state, &principal, id)
-        .await
-        .map_err(fail)
 }
 
 #[server(prefix = "/api/fn", endpoint = "regenerate_secret", input = JsonOrForm)]

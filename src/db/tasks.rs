@@ -173,13 +173,21 @@ pub async fn claim(
              from claimed c where e.id = c.execution_id and e.status = 'queued'
              returning e.id, e.tenant_id, e.agent_id, e.payload, e.raw_body, e.delivery_id,
                        e.attempts
+         ), runs as (
+             -- Two tasks of one execution (one the reaper re-created while the first was
+             -- merely late) may be claimed together; the execution started once, and only
+             -- one of them runs it. The other finds nothing to run.
+             select distinct on (c.execution_id) c.id as task_id, c.execution_id
+             from claimed c join started s on s.id = c.execution_id
+             order by c.execution_id, c.id
          )
          select c.id, c.metadata, c.retries, c.lane_id, c.execution_id, s.id as started_id,
                 s.tenant_id, s.agent_id, s.payload, s.raw_body, s.delivery_id, s.attempts,
                 a.name, a.system_prompt, a.runtime, a.runtime_secret, a.runtime_api_key,
                 tn.sealed_key
          from claimed c
-         left join started s on s.id = c.execution_id
+         left join runs r on r.task_id = c.id
+         left join started s on s.id = r.execution_id
          left join agents a on a.id = s.agent_id
          -- Credentials are opened only for runtimes that need them.
          left join tenants tn on tn.id = s.tenant_id and a.runtime is not null

@@ -62,6 +62,15 @@ pub struct Notification {
     pub delivered_at: Option<Timestamp>,
 }
 
+/// Whose outbound signing secret the UI reveals or regenerates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SigningSecretOwner {
+    /// An agent's http runtime.
+    Runtime(Uuid),
+    /// The tenant's notifications.
+    Notifications,
+}
+
 /// The event names.
 pub const EXECUTION_FAILED: &str = "execution.failed";
 pub const SIGNATURE_FAILURES: &str = "webhook.signature_failures";

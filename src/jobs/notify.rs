@@ -2,8 +2,10 @@
 //! retry policy: the executions' (5 attempts, backoff 2, 4, 8, 16 s). The event row says
 //! how the delivery went (`notifications.status`, `attempts`, `last_error`).
 //!
-//! A 2xx delivers. 408, 429, 5xx, timeouts and connection errors are retried; any other
-//! answer, a refused target (SSRF rules) or a tenant without a URL fails the event at once.
+//! A 2xx delivers. 408, 429, 5xx, timeouts and connection errors are retried (after the
+//! usual backoff: `Retry-After` is not read for notifications); any other answer, a refused
+//! target (SSRF rules), a secret that cannot be opened or a tenant without a URL fails the
+//! event at once.
 
 use fang::{async_trait, typetag, AsyncQueueable, AsyncRunnable, FangError};
 use serde::{Deserialize, Serialize};
@@ -89,11 +91,18 @@ async fn deliver(context: &JobContext, id: Uuid) -> Result<(), String> {
         )
         .await;
     };
-    let secret = context
+    let secret = match context
         .keyring
         .open_tenant_key(&event.sealed_tenant_key)
         .and_then(|key| key.decrypt_secret(sealed_secret))
-        .map_err(|err| format!("cannot open the notification secret: {err}"))?;
+    {
+        Ok(secret) => secret,
+        // Another attempt cannot open it either (a master key missing from the keyring).
+        Err(err) => {
+            let error = format!("cannot open the notification secret: {err}");
+            return record(context, id, &event.event, "failed", None, Some(error)).await;
+        }
+    };
     let body = serde_json::to_vec(&event.payload).expect("JSON values serialize");
     let again = if event.attempts + 1 >= MAX_ATTEMPTS {
         "failed"
@@ -119,7 +128,9 @@ async fn deliver(context: &JobContext, id: Uuid) -> Result<(), String> {
                     Some(error),
                 )
             }
-            Err(err @ SendError::Refused(_)) => ("failed", None, Some(err.to_string())),
+            Err(err @ (SendError::Refused(_) | SendError::Target(_))) => {
+                ("failed", None, Some(err.to_string()))
+            }
             Err(err) => (again, None, Some(err.to_string())),
         };
     record(context, id, &event.event, status, response, error).await

@@ -61,6 +61,12 @@ fn v6_class(ip: Ipv6Addr) -> Option<&'static str> {
     if segments[..6] == [0; 6] {
         return v4_class(embedded_v4(segments[6], segments[7]));
     }
+    // The local-use NAT64 prefix (64:ff9b:1::/48) translates to addresses of the local
+    // network's choosing, and Teredo (2001::/32) tunnels to an obfuscated IPv4 address:
+    // neither can be judged, so neither is reached.
+    if segments[..3] == [0x64, 0xff9b, 1] || segments[..2] == [0x2001, 0] {
+        return Some("reserved");
+    }
     Some(match segments[0] {
         s if s & 0xffc0 == 0xfe80 => "link-local",
         // Unique local (fc00::/7) and the deprecated site-local (fec0::/10).
@@ -80,13 +86,25 @@ fn embedded_v4(high: u16, low: u16) -> Ipv4Addr {
 /// The exceptions of `runtimes.allowed_private_hosts`.
 #[derive(Debug, Clone, Default)]
 pub struct AddressRules {
-    hosts: Vec<String>,
-    networks: Vec<(IpAddr, u8)>,
+    exceptions: Vec<Exception>,
 }
 
-/// A host the rules refuse, with the reason; its text is safe to show to the tenant.
+/// One entry: a host name or an address (`host[:port]`, `address[:port]`, `[v6][:port]`),
+/// or a network (`address/prefix`). An entry with a port allows only URLs that spell that
+/// very host, on that port: an exception for a local model server must not open every other
+/// port of the same machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Exception {
+    Host { name: String, port: Option<u16> },
+    Address { address: IpAddr, port: Option<u16> },
+    Network { address: IpAddr, prefix: u8 },
+}
+
+/// A host the rules refuse, with the reason. Its text is shown to the tenant, so for a host
+/// name it names the rule, not the address the name resolved to (that would map a private
+/// network's DNS); `address` is there for the operator's log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{host} {how} {address}, a {class} address; outbound requests to {class} addresses are refused (an operator may allow the host with runtimes.allowed_private_hosts)")]
+#[error("{host} {how} a {class} address; outbound requests to {class} addresses are refused (an operator may allow the host with runtimes.allowed_private_hosts)")]
 pub struct Refused {
     pub host: String,
     how: &'static str,
@@ -94,64 +112,159 @@ pub struct Refused {
     pub class: &'static str,
 }
 
+fn literal(host: &str) -> Option<IpAddr> {
+    host.trim_matches(['[', ']']).parse().ok()
+}
+
+fn same_name(allowed: &str, host: &str) -> bool {
+    allowed.eq_ignore_ascii_case(host.trim_end_matches('.'))
+}
+
 impl AddressRules {
-    /// Parses the setting's entries: `name`, `address` or `address/prefix`.
+    /// Parses the setting's entries.
     pub fn parse(entries: &[String]) -> Result<Self, String> {
-        let mut rules = Self::default();
-        for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
-            if let Some((address, prefix)) = entry.split_once('/') {
-                let address: IpAddr = address
-                    .parse()
-                    .map_err(|_| format!("{entry:?} is not an address/prefix network"))?;
-                let max = if address.is_ipv4() { 32 } else { 128 };
-                let prefix: u8 = prefix
-                    .parse()
-                    .ok()
-                    .filter(|p| *p <= max)
-                    .ok_or_else(|| format!("{entry:?} has an invalid prefix length"))?;
-                rules.networks.push((address, prefix));
-            } else if let Ok(address) = entry.trim_matches(['[', ']']).parse::<IpAddr>() {
-                let prefix = if address.is_ipv4() { 32 } else { 128 };
-                rules.networks.push((address, prefix));
-            } else {
-                rules.hosts.push(entry.to_ascii_lowercase());
-            }
-        }
-        Ok(rules)
+        let exceptions = entries
+            .iter()
+            .map(|e| e.trim())
+            .filter(|e| !e.is_empty())
+            .map(parse_exception)
+            .collect::<Result<_, _>>()?;
+        Ok(Self { exceptions })
     }
 
-    /// Whether requests may go to `host` (a name or an address literal) at `address`.
+    /// Whether a connection to `host` (a name or an address literal) may go to `address`.
+    /// The port is checked by [`AddressRules::check_port`], before the connection.
     pub fn check(&self, host: &str, address: IpAddr) -> Result<(), Refused> {
         let Some(class) = refused_class(address) else {
             return Ok(());
         };
-        if self.allows_host(host) || self.allows_address(address) {
+        let host_literal = literal(host);
+        let allowed = self.exceptions.iter().any(|exception| match exception {
+            Exception::Host { name, .. } => same_name(name, host),
+            Exception::Address {
+                address: allowed,
+                port: None,
+            } => *allowed == address,
+            // With a port: only a URL that spells this address, whose port was checked.
+            Exception::Address {
+                address: allowed,
+                port: Some(_),
+            } => host_literal == Some(*allowed) && *allowed == address,
+            Exception::Network {
+                address: network,
+                prefix,
+            } => contains(*network, *prefix, address),
+        });
+        if allowed {
             return Ok(());
         }
-        let literal = host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok();
         Err(Refused {
             host: host.to_owned(),
-            how: if literal { "is" } else { "resolves to" },
+            how: if host_literal.is_some() {
+                "is"
+            } else {
+                "resolves to"
+            },
             address,
             class,
         })
     }
 
-    /// Whether `host` is listed by name (such a host may also be reached over plain http).
-    pub fn allows_host(&self, host: &str) -> bool {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.hosts.contains(&host)
-            || host
-                .trim_matches(['[', ']'])
-                .parse::<IpAddr>()
-                .is_ok_and(|address| self.allows_address(address))
+    /// The exceptions naming this very host (by name, or as the address literal it is).
+    fn naming<'a>(&'a self, host: &'a str) -> impl Iterator<Item = &'a Exception> + 'a {
+        let host_literal = literal(host);
+        self.exceptions
+            .iter()
+            .filter(move |exception| match exception {
+                Exception::Host { name, .. } => same_name(name, host),
+                Exception::Address { address, .. } => host_literal == Some(*address),
+                Exception::Network { .. } => false,
+            })
     }
 
-    fn allows_address(&self, address: IpAddr) -> bool {
-        self.networks
-            .iter()
-            .any(|(network, prefix)| contains(*network, *prefix, address))
+    /// Whether `host` is listed by name or as its address (such a host may also be reached
+    /// over plain http).
+    pub fn allows_host(&self, host: &str) -> bool {
+        self.naming(host).next().is_some()
     }
+
+    /// Refuses a port that the entries naming `host` do not allow (when all of them name
+    /// a port).
+    pub fn check_port(&self, host: &str, port: u16) -> Result<(), String> {
+        let mut ports = Vec::new();
+        for exception in self.naming(host) {
+            match exception {
+                Exception::Host { port: None, .. } | Exception::Address { port: None, .. } => {
+                    return Ok(())
+                }
+                Exception::Host { port: Some(p), .. }
+                | Exception::Address { port: Some(p), .. } => ports.push(*p),
+                Exception::Network { .. } => {}
+            }
+        }
+        if ports.is_empty() || ports.contains(&port) {
+            return Ok(());
+        }
+        Err(format!(
+            "runtimes.allowed_private_hosts allows {host} only on port {}",
+            ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
+fn parse_exception(entry: &str) -> Result<Exception, String> {
+    if let Some((address, prefix)) = entry.split_once('/') {
+        let address: IpAddr = address
+            .parse()
+            .map_err(|_| format!("{entry:?} is not an address/prefix network"))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix: u8 = prefix
+            .parse()
+            .ok()
+            .filter(|p| *p <= max)
+            .ok_or_else(|| format!("{entry:?} has an invalid prefix length"))?;
+        return Ok(Exception::Network { address, prefix });
+    }
+    if let Ok(address) = entry.trim_matches(['[', ']']).parse::<IpAddr>() {
+        if !entry.starts_with('[') || entry.ends_with(']') {
+            return Ok(Exception::Address {
+                address,
+                port: None,
+            });
+        }
+    }
+    if let Ok(socket) = entry.parse::<std::net::SocketAddr>() {
+        return Ok(Exception::Address {
+            address: socket.ip(),
+            port: Some(socket.port()),
+        });
+    }
+    let (name, port) = match entry.rsplit_once(':') {
+        Some((name, port)) => {
+            let port = port
+                .parse()
+                .map_err(|_| format!("{entry:?}: the port must be a number"))?;
+            (name, Some(port))
+        }
+        None => (entry, None),
+    };
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if !valid {
+        return Err(format!(
+            "{entry:?} is neither a host name, an address, host:port nor address/prefix"
+        ));
+    }
+    Ok(Exception::Host {
+        name: name.trim_end_matches('.').to_ascii_lowercase(),
+        port,
+    })
 }
 
 fn contains(network: IpAddr, prefix: u8, address: IpAddr) -> bool {
@@ -206,6 +319,8 @@ mod tests {
             ("64:ff9b::a00:1", "private"),
             ("2002:c0a8:101::1", "private"),
             ("::10.0.0.1", "private"),
+            ("64:ff9b:1::a00:1", "reserved"),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "reserved"),
         ] {
             assert_eq!(class(address), Some(expected), "{address}");
         }
@@ -244,18 +359,53 @@ mod tests {
             .check("internal.example", "10.21.0.1".parse().unwrap())
             .unwrap_err();
         assert_eq!(refused.class, "private");
-        assert!(refused.to_string().starts_with(
-            "internal.example resolves to 10.21.0.1, a private address; outbound requests to private addresses are refused"
-        ));
+        // The tenant learns the rule, not what the name resolved to.
+        let message = refused.to_string();
+        assert!(message.starts_with(
+            "internal.example resolves to a private address; outbound requests to private addresses are refused"
+        ), "{message}");
+        assert!(!message.contains("10.21"));
         let literal = AddressRules::default()
             .check("169.254.169.254", "169.254.169.254".parse().unwrap())
             .unwrap_err();
         assert!(literal
             .to_string()
-            .starts_with("169.254.169.254 is 169.254.169.254, a link-local address"));
+            .starts_with("169.254.169.254 is a link-local address"));
         assert!(AddressRules::default()
             .check("example.com", "93.184.215.14".parse().unwrap())
             .is_ok());
-        assert!(AddressRules::parse(&["10.0.0.0/33".into()]).is_err());
+        for bad in ["10.0.0.0/33", "localhost:ollama", "a b", "http://x"] {
+            assert!(AddressRules::parse(&[bad.into()]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_exception_with_a_port_allows_that_host_on_that_port_only() {
+        let rules = AddressRules::parse(&[
+            "127.0.0.1:11434".into(),
+            "ollama.internal:11434".into(),
+            "[::1]:8000".into(),
+        ])
+        .unwrap();
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(rules.check("127.0.0.1", loopback).is_ok());
+        assert!(rules.check_port("127.0.0.1", 11434).is_ok());
+        assert_eq!(
+            rules.check_port("127.0.0.1", 5432).unwrap_err(),
+            "runtimes.allowed_private_hosts allows 127.0.0.1 only on port 11434"
+        );
+        // Another name for the same address is not the entry.
+        assert!(rules.check("localhost", loopback).is_err());
+        assert!(rules
+            .check("ollama.internal", "10.0.0.9".parse().unwrap())
+            .is_ok());
+        assert!(rules.check_port("ollama.internal", 11434).is_ok());
+        assert!(rules.check_port("ollama.internal", 22).is_err());
+        assert!(rules.check("[::1]", "::1".parse().unwrap()).is_ok());
+        assert!(rules.check_port("[::1]", 8000).is_ok());
+        assert!(rules.check_port("[::1]", 8001).is_err());
+        // Hosts no entry names have no port rule (their addresses are checked instead).
+        assert!(rules.check_port("example.com", 8443).is_ok());
+        assert!(rules.allows_host("127.0.0.1") && !rules.allows_host("localhost"));
     }
 }

@@ -85,7 +85,8 @@ pub(super) async fn run(
         answer.body_excerpt(ERROR_EXCERPT_CHARS)
     );
     if answer.status.is_redirection() {
-        message.push_str(" (a redirect is followed once, and only to the same origin)");
+        message
+            .push_str(" (a redirect is followed once, and only a 307 or 308 to the same origin)");
     }
     unsuccessful(&answer, message, true)
 }

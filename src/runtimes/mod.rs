@@ -129,8 +129,10 @@ type Attempt = (Result<Value, RunError>, &'static str);
 fn no_answer(who: &str, err: SendError) -> Attempt {
     let message = format!("{who}: {err}");
     match err {
-        SendError::Refused(_) => (Err(RunError::fail(message)), "refused"),
-        SendError::Timeout(_) => (Err(RunError::retry(message)), "timeout"),
+        SendError::Refused(_) | SendError::Target(_) => (Err(RunError::fail(message)), "refused"),
+        SendError::Timeout(_) | SendError::ConnectTimeout => {
+            (Err(RunError::retry(message)), "timeout")
+        }
         SendError::Connect(_) | SendError::Other(_) => {
             (Err(RunError::retry(message)), "connection_error")
         }

@@ -16,13 +16,15 @@ use super::{
     unsuccessful, Attempt,
 };
 use crate::{
-    crypto::secrets::Credential,
+    crypto::secrets::{Credential, MASKED},
     domain::OpenAiRuntime,
     jobs::runner::{RunError, RunInput},
 };
 
 /// Largest completion answer read; a longer one fails the attempt.
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+/// Characters of a server's error message kept in the execution's error.
+const ERROR_MESSAGE_CHARS: usize = 1_000;
 
 pub(super) async fn run(
     outbound: &Outbound,
@@ -69,7 +71,7 @@ pub(super) async fn run(
         let message = format!(
             "the model server answered {}: {}",
             answer.status,
-            error_message(&answer)
+            error_message(&answer, api_key)
         );
         return unsuccessful(&answer, message, false);
     }
@@ -144,9 +146,10 @@ fn completion(body: &[u8]) -> Result<Value, String> {
 }
 
 /// The server's own explanation (`{"error": {"message": …}}` in OpenAI's format), else
-/// the start of the body.
-fn error_message(answer: &Answer) -> String {
-    serde_json::from_slice::<Value>(&answer.body)
+/// the start of the body; at most [`ERROR_MESSAGE_CHARS`], and never the API key (a proxy
+/// may echo the request's headers), since the error is stored and sent in notifications.
+fn error_message(answer: &Answer, api_key: Option<&Credential>) -> String {
+    let explained = serde_json::from_slice::<Value>(&answer.body)
         .ok()
         .and_then(|body| {
             let error = body.get("error")?;
@@ -155,8 +158,20 @@ fn error_message(answer: &Answer) -> String {
                 .and_then(Value::as_str)
                 .or_else(|| error.as_str())
                 .map(str::to_owned)
-        })
-        .unwrap_or_else(|| answer.body_excerpt(1_000))
+        });
+    let mut message = match explained {
+        Some(text) if text.chars().count() > ERROR_MESSAGE_CHARS => {
+            let mut cut: String = text.chars().take(ERROR_MESSAGE_CHARS).collect();
+            cut.push('…');
+            cut
+        }
+        Some(text) => text,
+        None => answer.body_excerpt(ERROR_MESSAGE_CHARS),
+    };
+    if let Some(key) = api_key.filter(|key| !key.expose().is_empty()) {
+        message = message.replace(key.expose(), MASKED);
+    }
+    message
 }
 
 #[cfg(test)]
@@ -218,5 +233,35 @@ mod tests {
         assert_eq!(result["model"], "m-1");
         assert_eq!(completion(b"[]").unwrap_err(), "no choices");
         assert!(completion(b"<html>").unwrap_err().starts_with("not JSON"));
+    }
+
+    #[test]
+    fn error_messages_are_bounded_and_never_carry_the_key() {
+        let answer = |body: String| Answer {
+            status: reqwest::StatusCode::UNAUTHORIZED,
+            headers: Default::default(),
+            body: body.into_bytes(),
+            truncated: false,
+        };
+        let key = Credential::new("sk-secret-1");
+        let echoed = answer(
+            r#"{"error": {"message": "bad header Authorization: Bearer sk-secret-1"}}"#.into(),
+        );
+        assert_eq!(
+            error_message(&echoed, Some(&key)),
+            "bad header Authorization: Bearer ••••••••"
+        );
+        let long = answer(format!(
+            r#"{{"error": {{"message": "{}"}}}}"#,
+            "x".repeat(5_000)
+        ));
+        assert_eq!(
+            error_message(&long, None).chars().count(),
+            ERROR_MESSAGE_CHARS + 1
+        );
+        assert_eq!(
+            error_message(&answer("plain text".into()), None),
+            "plain text"
+        );
     }
 }

@@ -6,7 +6,8 @@
 //!   and again for every connection, in the client's resolver, so DNS that changed since is
 //!   caught; address literals are checked before sending (no resolver sees them);
 //! - no proxy from the environment (it would connect on our behalf, past the rules);
-//! - at most one redirect, to the same origin;
+//! - at most one redirect, a 307 or 308 (which keep the method and the body; a 301, 302 or
+//!   303 would turn the signed POST into a GET without the payload), to the same origin;
 //! - a timeout for the whole exchange, and a cap on the answer's bytes that are read;
 //! - Standard Webhooks signing (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
 
@@ -94,8 +95,13 @@ impl Answer {
 pub enum SendError {
     #[error(transparent)]
     Refused(Refused),
+    /// The URL itself is not an acceptable target (any more): see [`TargetError`].
+    #[error("{0}")]
+    Target(TargetError),
     #[error("no answer within {} s", .0.as_secs_f64())]
     Timeout(Duration),
+    #[error("no connection within {} s", CONNECT_TIMEOUT.as_secs())]
+    ConnectTimeout,
     #[error("cannot connect: {0}")]
     Connect(String),
     #[error("the request failed: {0}")]
@@ -120,7 +126,8 @@ impl Outbound {
                     .previous()
                     .first()
                     .is_some_and(|first| first.origin() == attempt.url().origin());
-                if attempt.previous().len() == 1 && same_origin {
+                let keeps_the_body = matches!(attempt.status().as_u16(), 307 | 308);
+                if attempt.previous().len() == 1 && same_origin && keeps_the_body {
                     attempt.follow()
                 } else {
                     attempt.stop()
@@ -167,6 +174,9 @@ impl Outbound {
         }
         if url.fragment().is_some() {
             return Err(invalid("the URL must not have a #fragment".into()));
+        }
+        if let Some(port) = url.port_or_known_default() {
+            self.rules.check_port(host, port).map_err(invalid)?;
         }
         Ok(url)
     }
@@ -272,7 +282,9 @@ fn classify(err: reqwest::Error, timeout: Duration) -> SendError {
         }
         source = current.source();
     }
-    if err.is_timeout() {
+    if err.is_connect() && err.is_timeout() {
+        SendError::ConnectTimeout
+    } else if err.is_timeout() {
         SendError::Timeout(timeout)
     } else if err.is_connect() {
         SendError::Connect(innermost(&err))
@@ -304,7 +316,11 @@ impl reqwest::dns::Resolve for CheckedResolver {
             let addresses: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             for address in &addresses {
-                rules.check(&host, address.ip())?;
+                if let Err(refused) = rules.check(&host, address.ip()) {
+                    // The tenant's message names the rule only; the operator gets the address.
+                    tracing::warn!(%host, address = %refused.address, class = refused.class, "outbound request refused by the SSRF rules");
+                    return Err(refused.into());
+                }
             }
             Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
         })

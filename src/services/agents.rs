@@ -72,8 +72,9 @@ pub async fn create(
     let schema = input.payload_schema.as_ref();
     let mut tx = state.pool.begin().await?;
     let tenant_key = keys::tenant_key(&mut *tx, &state.keyring, principal.tenant_id).await?;
-    let runtime_api_key = match &runtime.api_key {
-        runtimes::ApiKeyChange::Set(key) => Some(tenant_key.encrypt_credential(key)),
+    let (runtime, fate) = runtimes::key_fate(&AgentRuntime::Builtin, false, runtime)?;
+    let runtime_api_key = match &fate {
+        runtimes::KeyFate::Set(key) => Some(tenant_key.encrypt_credential(key)),
         _ => None,
     };
     let runtime_secret = tenant_key.encrypt_secret(&WebhookSecret::generate());
@@ -98,13 +99,17 @@ pub async fn create(
     if status.has_trigger() {
         create_trigger(&mut tx, state, principal.tenant_id, id, schema).await?;
     }
+    let mut details = json!({ "name": name.as_str(), "status": status, "runtime": runtime.kind });
+    if let Some(host) = runtime.target.as_ref().and_then(|url| url.host_str()) {
+        details["host"] = json!(host);
+    }
     audit::record(
         &mut *tx,
         principal,
         AuditAction::AgentCreated,
         Some(id),
         "success",
-        json!({ "name": name.as_str(), "status": status, "runtime": runtime.kind }),
+        details,
     )
     .await?;
     tx.commit().await?;
@@ -271,30 +276,36 @@ pub async fn update(
         .await?;
     }
     let mut details = json!({ "status": status });
-    if let Some(runtime) = &runtime {
+    if let Some(runtime) = runtime {
+        let saved = runtimes::shown(current.runtime.clone(), false);
+        let (runtime, fate) = runtimes::key_fate(&saved, current.has_runtime_api_key, runtime)?;
         let tenant_key = keys::tenant_key(&mut *tx, &state.keyring, principal.tenant_id).await?;
-        let was_openai = matches!(
-            runtimes::shown(current.runtime.clone(), false),
-            AgentRuntime::Openai(_)
-        );
         runtimes::save(
             &mut tx,
             &tenant_key,
             principal.tenant_id,
             id,
-            was_openai,
-            runtime,
+            &runtime,
+            &fate,
         )
         .await?;
         changed.push("runtime");
         details["runtime"] = json!(runtime.kind);
-        if runtime.kind == "openai" {
-            details["api_key"] = json!(match &runtime.api_key {
-                runtimes::ApiKeyChange::Keep => "kept",
-                runtimes::ApiKeyChange::Set(_) => "set",
-                runtimes::ApiKeyChange::Remove => "removed",
-            });
+        details["api_key"] = json!(fate.label());
+        // Where it sends now, and before if elsewhere: hosts only (a path or query may
+        // carry a token).
+        let host = runtime
+            .target
+            .as_ref()
+            .and_then(|url| url.host_str())
+            .map(str::to_owned);
+        let previous = saved
+            .target_url()
+            .and_then(|url| reqwest::Url::parse(url).ok()?.host_str().map(str::to_owned));
+        if previous != host {
+            details["previous_host"] = json!(previous);
         }
+        details["host"] = json!(host);
     }
     if !changed.is_empty() {
         details["changed"] = json!(changed);

@@ -49,9 +49,7 @@ pub async fn post_event(
     id: &str,
     body: Vec<u8>,
 ) -> Result<Answer, SendError> {
-    let url = outbound
-        .parse_target(url)
-        .map_err(|err| SendError::Other(err.to_string()))?;
+    let url = outbound.parse_target(url).map_err(SendError::Target)?;
     outbound
         .post(Request {
             url,
@@ -323,7 +321,15 @@ pub async fn signature_failures(
 pub struct SignatureAlarm {
     threshold: usize,
     window: Duration,
-    agents: Mutex<HashMap<Uuid, AgentFailures>>,
+    agents: Mutex<Agents>,
+}
+
+#[derive(Default)]
+struct Agents {
+    failures: HashMap<Uuid, AgentFailures>,
+    /// Quiet agents are forgotten at most once a minute, so that a flood of 401s across
+    /// many agents does not scan the map on every request.
+    pruned_at: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -337,7 +343,7 @@ impl SignatureAlarm {
         Self {
             threshold: threshold.max(1) as usize,
             window: Duration::from_secs(SIGNATURE_FAILURE_WINDOW_SECONDS),
-            agents: Mutex::new(HashMap::new()),
+            agents: Mutex::new(Agents::default()),
         }
     }
 
@@ -351,16 +357,20 @@ impl SignatureAlarm {
             .agents
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if agents.len() > 10_000 {
+        let due = agents
+            .pruned_at
+            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(60));
+        if agents.failures.len() > 10_000 && due {
             let window = self.window;
-            agents.retain(|_, failures| {
+            agents.failures.retain(|_, failures| {
                 failures
                     .recent
                     .back()
                     .is_some_and(|last| now.duration_since(*last) < window)
             });
+            agents.pruned_at = Some(now);
         }
-        let failures = agents.entry(agent_id).or_default();
+        let failures = agents.failures.entry(agent_id).or_default();
         while failures
             .recent
             .front()

@@ -40,7 +40,64 @@ pub struct CheckedRuntime {
     /// The settings saved in `agents.runtime` (never the key); `None` for the built-in.
     pub settings: Option<Value>,
     pub kind: &'static str,
+    /// Where it sends (`None` for the built-in).
+    pub target: Option<reqwest::Url>,
     pub api_key: ApiKeyChange,
+}
+
+/// What a save does to the saved key, decided once for the save and for the audit.
+#[derive(Debug)]
+pub enum KeyFate {
+    /// No key before, none after.
+    Absent,
+    Kept,
+    Set(Credential),
+    Removed,
+}
+
+impl KeyFate {
+    pub fn label(&self) -> &'static str {
+        match self {
+            KeyFate::Absent => "none",
+            KeyFate::Kept => "kept",
+            KeyFate::Set(_) => "set",
+            KeyFate::Removed => "removed",
+        }
+    }
+}
+
+/// The saved API key's fate when `runtime` replaces `current`. A key is kept only while the
+/// runtime stays openai at the origin the key was given for: anyone who may edit the agent
+/// could otherwise send the saved key to a server of their choosing.
+pub fn key_fate(
+    current: &AgentRuntime,
+    has_key: bool,
+    mut runtime: CheckedRuntime,
+) -> Result<(CheckedRuntime, KeyFate), AppError> {
+    let change = std::mem::replace(&mut runtime.api_key, ApiKeyChange::Keep);
+    let fate = match (runtime.kind, change) {
+        ("openai", ApiKeyChange::Set(key)) => KeyFate::Set(key),
+        ("openai", ApiKeyChange::Keep) if has_key => {
+            let saved_origin = match current {
+                AgentRuntime::Openai(saved) => reqwest::Url::parse(&saved.base_url)
+                    .ok()
+                    .map(|url| url.origin()),
+                _ => None,
+            };
+            let new_origin = runtime.target.as_ref().map(reqwest::Url::origin);
+            if saved_origin.is_none() || saved_origin != new_origin {
+                return Err(invalid(
+                    "api_key",
+                    "runtime.api_key: the saved API key is sent only to the origin it was given \
+                     for; give the key again (or \"api_key\": null) to use another base_url",
+                ));
+            }
+            KeyFate::Kept
+        }
+        _ if has_key => KeyFate::Removed,
+        _ => KeyFate::Absent,
+    };
+    Ok((runtime, fate))
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> AppError {
@@ -64,15 +121,19 @@ pub async fn check(outbound: &Outbound, runtime: AgentRuntime) -> Result<Checked
         outbound
             .check_target(&url)
             .await
-            .map(|url| url.to_string())
             .map_err(|err| invalid(field, format!("runtime.{field}: {err}")))
     };
-    let (settings, api_key) = match runtime {
-        AgentRuntime::Builtin => (None, ApiKeyChange::Remove),
+    let (settings, target, api_key) = match runtime {
+        AgentRuntime::Builtin => (None, None, ApiKeyChange::Remove),
         AgentRuntime::Http(mut http) => {
             timeout(http.timeout_seconds)?;
-            http.url = target("url", http.url).await?;
-            (Some(AgentRuntime::Http(http)), ApiKeyChange::Remove)
+            let url = target("url", http.url).await?;
+            http.url = url.to_string();
+            (
+                Some(AgentRuntime::Http(http)),
+                Some(url),
+                ApiKeyChange::Remove,
+            )
         }
         AgentRuntime::Openai(mut openai) => {
             timeout(openai.timeout_seconds)?;
@@ -94,14 +155,23 @@ pub async fn check(outbound: &Outbound, runtime: AgentRuntime) -> Result<Checked
                     ApiKeyChange::Set(Credential::new(key))
                 }
             };
-            openai.base_url = target("base_url", openai.base_url).await?;
-            (Some(AgentRuntime::Openai(openai)), api_key)
+            let url = target("base_url", openai.base_url).await?;
+            // `/chat/completions` is appended to the path: a query would end up before it.
+            if url.query().is_some() {
+                return Err(invalid(
+                    "base_url",
+                    "runtime.base_url must not have a query (/chat/completions is added to its path)",
+                ));
+            }
+            openai.base_url = url.as_str().trim_end_matches('/').to_owned();
+            (Some(AgentRuntime::Openai(openai)), Some(url), api_key)
         }
     };
     Ok(CheckedRuntime {
         settings: settings
             .map(|runtime| serde_json::to_value(runtime).expect("runtimes serialize")),
         kind,
+        target,
         api_key,
     })
 }
@@ -147,20 +217,20 @@ pub fn shown(settings: Option<Value>, has_api_key: bool) -> AgentRuntime {
     runtime
 }
 
-/// Saves a checked runtime on an agent the caller has locked. An API key left as it was is
-/// kept only while the agent stays on the openai runtime.
+/// Saves a checked runtime, and its key's fate (see [`key_fate`]), on an agent the caller
+/// has locked.
 pub async fn save(
     conn: &mut PgConnection,
     tenant_key: &TenantKey,
     tenant_id: Uuid,
     agent_id: Uuid,
-    was_openai: bool,
     runtime: &CheckedRuntime,
+    fate: &KeyFate,
 ) -> Result<(), AppError> {
-    let key = match &runtime.api_key {
-        ApiKeyChange::Keep if was_openai && runtime.kind == "openai" => None,
-        ApiKeyChange::Keep | ApiKeyChange::Remove => Some(None),
-        ApiKeyChange::Set(key) => Some(Some(tenant_key.encrypt_credential(key))),
+    let key = match fate {
+        KeyFate::Kept => None,
+        KeyFate::Absent | KeyFate::Removed => Some(None),
+        KeyFate::Set(key) => Some(Some(tenant_key.encrypt_credential(key))),
     };
     db::agents::set_runtime(
         &mut *conn,

@@ -325,3 +325,28 @@ async fn a_notification_url_is_checked_like_a_runtime_target() {
         .unwrap();
     assert_eq!(response.status(), 409, "no secret before a URL");
 }
+
+/// Processes count invalid signatures apart; the database keeps their events to one per
+/// agent and window.
+#[tokio::test]
+async fn two_processes_reaching_the_threshold_record_one_event() {
+    let app = app_reaching_loopback().await;
+    let admin = app.admin("acme").await;
+    let notifications = Receiver::start(Vec::new()).await;
+    notify_at(&app, &admin, &notifications.url).await;
+    let agent = app.agent(&admin, json!({"name": "Exposed"})).await;
+    let agent_id = agent.id.parse().unwrap();
+    let (first, second) = tokio::join!(
+        agent_webhooks::services::notifications::signature_failures(&app.state, agent_id, 3),
+        agent_webhooks::services::notifications::signature_failures(&app.state, agent_id, 3),
+    );
+    first.unwrap();
+    second.unwrap();
+    let events: i64 = sqlx::query_scalar("select count(*) from notifications where agent_id = $1")
+        .bind(agent_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(events, 1);
+    notifications.wait_for(1).await;
+}

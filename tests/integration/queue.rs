@@ -548,3 +548,42 @@ async fn a_stale_and_a_current_outcome_of_one_task_in_one_batch_record_only_the_
     assert_eq!(done["attempts"], 2);
     web.stop().await.unwrap();
 }
+
+/// Two tasks of one execution claimed by one statement: the execution starts once, and
+/// only one of the tasks runs it (the other has nothing to run and is removed).
+#[tokio::test]
+async fn two_tasks_of_one_execution_claimed_together_run_it_once() {
+    let app = spawn_app_with(TestOptions {
+        workers: 0,
+        ..TestOptions::default()
+    })
+    .await;
+    let admin = app.admin("acme").await;
+    let agent = app.agent(&admin, json!({"name": "a"})).await;
+    let response = app.post_signed(&agent.url, &agent.secret, b"{}").await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let execution_id: Uuid = response.json::<Value>().await.unwrap()["execution_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    db::tasks::insert_many(
+        &app.pool,
+        &[ExecuteAgent::metadata(execution_id, admin.tenant_id)],
+        TASK_TYPE,
+    )
+    .await
+    .unwrap();
+    let claimed = db::tasks::claim(&app.pool, TASK_TYPE, Uuid::new_v4(), Uuid::nil(), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2, "both tasks are claimed");
+    assert!(claimed
+        .iter()
+        .all(|task| task.execution_id == Some(execution_id)));
+    let runs = claimed
+        .iter()
+        .filter(|task| task.execution.is_some())
+        .count();
+    assert_eq!(runs, 1, "one of the two tasks runs the execution");
+}

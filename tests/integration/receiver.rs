@@ -10,7 +10,7 @@ use std::{
 use axum::{
     body::Bytes,
     extract::State,
-    http::{HeaderMap, StatusCode, Uri},
+    http::{HeaderMap, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
     Router,
 };
@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 /// One request as it arrived.
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub method: String,
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -136,6 +137,7 @@ impl Drop for Receiver {
 
 async fn answer(
     State(shared): State<Arc<Shared>>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -147,6 +149,7 @@ async fn answer(
         .pop_front()
         .unwrap_or_else(|| Reply::status(200));
     shared.received.lock().unwrap().push(Received {
+        method: method.to_string(),
         path: uri.path().to_owned(),
         headers,
         body,

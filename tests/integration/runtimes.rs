@@ -488,11 +488,12 @@ async fn a_target_refused_at_run_time_fails_the_execution_with_the_reason() {
     .await;
     let admin = app.admin("acme").await;
     for (url, reason) in [
-        ("https://localhost:9/run", "localhost resolves to"),
         (
-            "https://127.0.0.3:9/run",
-            "127.0.0.3 is 127.0.0.3, a loopback address",
+            "https://localhost:9/run",
+            "localhost resolves to a loopback address",
         ),
+        ("https://127.0.0.3:9/run", "127.0.0.3 is a loopback address"),
+        ("https://[::1]:9/run", "[::1] is a loopback address"),
     ] {
         let agent = app
             .agent(&admin, json!({"name": "a", "rate_limit_per_minute": null}))
@@ -612,4 +613,220 @@ async fn the_runtime_secret_is_revealed_and_regenerated_with_an_audit_trail() {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn a_redirect_is_followed_once_with_its_body_and_only_to_the_same_origin() {
+    let app = app_reaching_loopback().await;
+    let admin = app.admin("acme").await;
+    let elsewhere = Receiver::start(Vec::new()).await;
+    let cases = [
+        // 307 keeps the method and the body: followed, and the work is done.
+        (
+            Reply::status(307).header("location", "/moved"),
+            Some("completed"),
+        ),
+        // 301/302/303 would turn the POST into a GET without the payload: not followed.
+        (
+            Reply::status(301).header("location", "/moved"),
+            Some("failed"),
+        ),
+        // Another origin (here another port): not followed.
+        (
+            Reply::status(308).header("location", format!("{}/x", elsewhere.url)),
+            Some("failed"),
+        ),
+    ];
+    for (reply, expected) in cases {
+        let runtime = Receiver::start(vec![reply.clone()]).await;
+        let agent = agent_with_runtime(
+            &app,
+            &admin,
+            json!({"kind": "http", "url": format!("{}/run", runtime.url)}),
+        )
+        .await;
+        let execution = finished(&app, &deliver(&app, &agent, br#"{"a": 1}"#).await).await;
+        assert_eq!(
+            execution["status"].as_str(),
+            expected,
+            "{reply:?}: {execution}"
+        );
+        let received = runtime.received();
+        if expected == Some("completed") {
+            assert_eq!(received.len(), 2);
+            assert_eq!(
+                (received[1].method.as_str(), received[1].path.as_str()),
+                ("POST", "/moved")
+            );
+            assert_eq!(&received[1].body[..], br#"{"a": 1}"#);
+        } else {
+            assert_eq!(received.len(), 1, "{reply:?}");
+            assert_eq!(execution["attempts"], 1);
+            assert!(
+                execution["error"].as_str().unwrap().contains("redirect"),
+                "{execution}"
+            );
+        }
+    }
+    assert!(elsewhere.received().is_empty());
+}
+
+#[tokio::test]
+async fn an_openai_429_is_retried_after_retry_after() {
+    let app = app_reaching_loopback().await;
+    let completion = json!({"model": "m", "choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]});
+    let server = Receiver::start(vec![
+        Reply::status(429)
+            .header("retry-after", "1")
+            .body(r#"{"error": {"message": "Rate limit reached"}}"#),
+        Reply::status(200).body(completion.to_string()),
+    ])
+    .await;
+    let admin = app.admin("acme").await;
+    let agent = agent_with_runtime(
+        &app,
+        &admin,
+        json!({"kind": "openai", "base_url": server.url, "model": "m"}),
+    )
+    .await;
+    let execution = finished(&app, &deliver(&app, &agent, b"{}").await).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+    assert_eq!(execution["attempts"], 2);
+    assert_eq!(execution["result"]["message"]["content"], "ok");
+}
+
+/// Whoever may edit an agent must not be able to send its saved key somewhere else.
+#[tokio::test]
+async fn a_saved_api_key_goes_only_to_the_origin_it_was_saved_for() {
+    let app = app_reaching_loopback().await;
+    let completion = json!({"model": "m", "choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}).to_string();
+    let saved_for = Receiver::start(vec![Reply::status(200).body(completion.clone())]).await;
+    let other = Receiver::start(vec![
+        Reply::status(200).body(completion.clone()),
+        Reply::status(200).body(completion),
+    ])
+    .await;
+    let admin = app.admin("acme").await;
+    let agent = agent_with_runtime(
+        &app,
+        &admin,
+        json!({"kind": "openai", "base_url": format!("{}/v1", saved_for.url), "model": "m", "api_key": "sk-only-for-a"}),
+    )
+    .await;
+    // Another origin without the key: refused, nothing changes.
+    let response = patch(
+        &admin,
+        &app,
+        &agent.id,
+        json!({"runtime": {"kind": "openai", "base_url": other.url, "model": "m"}}),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["details"][0]["path"], "/runtime/api_key", "{body}");
+    let shown: Value = admin
+        .client
+        .get(app.url(&format!("/api/agents/{}", agent.id)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        shown["runtime"]["base_url"],
+        format!("{}/v1", saved_for.url)
+    );
+    // The same origin, another path: kept.
+    let response = patch(&admin, &app, &agent.id, json!({"runtime": {"kind": "openai", "base_url": format!("{}/v2", saved_for.url), "model": "m"}})).await;
+    assert_eq!(response.status(), 200);
+    deliver(&app, &agent, b"{}").await;
+    assert_eq!(
+        saved_for.wait_for(1).await[0].header("authorization"),
+        "Bearer sk-only-for-a"
+    );
+    // Another origin, the key removed explicitly: allowed, and no key is sent.
+    let response = patch(&admin, &app, &agent.id, json!({"runtime": {"kind": "openai", "base_url": other.url, "model": "m", "api_key": null}})).await;
+    assert_eq!(response.status(), 200);
+    deliver(&app, &agent, b"{}").await;
+    assert!(other.wait_for(1).await[0]
+        .headers
+        .get("authorization")
+        .is_none());
+    let audit: Value = admin
+        .client
+        .get(app.url(&format!("/api/agents/{}/audit", agent.id)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = &audit["items"][0];
+    assert_eq!(last["details"]["api_key"], "removed", "{last}");
+    assert_eq!(last["details"]["host"], "127.0.0.1");
+    // Switching to another kind drops the key; coming back needs it again.
+    patch(&admin, &app, &agent.id, json!({"runtime": {"kind": "openai", "base_url": other.url, "model": "m", "api_key": "sk-b"}})).await;
+    patch(
+        &admin,
+        &app,
+        &agent.id,
+        json!({"runtime": {"kind": "builtin"}}),
+    )
+    .await;
+    let response = patch(
+        &admin,
+        &app,
+        &agent.id,
+        json!({"runtime": {"kind": "openai", "base_url": other.url, "model": "m"}}),
+    )
+    .await;
+    let shown: Value = response.json().await.unwrap();
+    assert!(shown["runtime"].get("api_key").is_none(), "{shown}");
+    deliver(&app, &agent, b"{}").await;
+    assert!(other.wait_for(2).await[1]
+        .headers
+        .get("authorization")
+        .is_none());
+}
+
+#[tokio::test]
+async fn another_tenant_cannot_change_or_regenerate_a_runtime() {
+    let app = app_reaching_loopback().await;
+    let admin = app.admin("acme").await;
+    let agent = agent_with_runtime(
+        &app,
+        &admin,
+        json!({"kind": "http", "url": "http://127.0.0.1:9/"}),
+    )
+    .await;
+    let stranger = app.admin("other").await;
+    let response = patch(
+        &stranger,
+        &app,
+        &agent.id,
+        json!({"runtime": {"kind": "builtin"}}),
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    let response = stranger
+        .client
+        .post(app.url(&format!(
+            "/api/agents/{}/regenerate-runtime-secret",
+            agent.id
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let shown: Value = admin
+        .client
+        .get(app.url(&format!("/api/agents/{}", agent.id)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["runtime"]["kind"], "http");
 }

@@ -4,9 +4,9 @@
 mod copy_button;
 mod dialog;
 mod errors;
-mod signing_secret;
+mod secret_field;
 
 pub use copy_button::CopyButton;
 pub use dialog::ConfirmDialog;
 pub use errors::{ErrorNotice, FieldErrors, StatusBadge};
-pub use signing_secret::{SecretOf, SigningSecret};
+pub use secret_field::{SecretField, SecretKind};
