@@ -20,8 +20,7 @@ use crate::{
     routes,
     runtimes::{address::AddressRules, outbound::Outbound, BuiltinRunner, Runtimes},
     services::{
-        self, execution_writer::ExecutionWriter, notifications::SignatureAlarm, webhook_targets,
-        webhook_targets::TargetCache,
+        self, execution_writer::ExecutionWriter, webhook_targets, webhook_targets::TargetCache,
     },
     state::{AppState, Limits, WorkerCount},
 };
@@ -142,12 +141,8 @@ impl Application {
                 db::writer_pool(&settings.database, EXECUTION_WRITERS as u32)?,
                 EXECUTION_WRITERS,
                 metrics.commit_size.clone(),
-                wakeup.clone(),
+                wakeup,
             ),
-            wakeup,
-            alarm: Arc::new(SignatureAlarm::new(
-                settings.alerts.signature_failures_threshold,
-            )),
             targets,
             pool,
             limits: Arc::new(Limits::new(&settings)),

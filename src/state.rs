@@ -17,7 +17,6 @@ use uuid::Uuid;
 use crate::{
     config::Settings,
     crypto::keyring::MasterKeyring,
-    jobs::Wakeup,
     metrics::Metrics,
     runtimes::outbound::Outbound,
     services::{
@@ -41,10 +40,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The one outbound HTTP client (runtimes, notifications), with the SSRF rules.
     pub outbound: Arc<Outbound>,
-    /// Wakes idle workers (here and in other processes) after work was queued.
-    pub wakeup: Wakeup,
-    /// Counts invalid signatures per agent for `webhook.signature_failures` events.
-    pub alarm: Arc<SignatureAlarm>,
     /// Workers running in this process (0 when they run elsewhere).
     pub workers: WorkerCount,
 }
@@ -65,6 +60,8 @@ pub struct Limits {
     webhooks: Mutex<HashMap<Uuid, (u32, Arc<DefaultDirectRateLimiter>)>>,
     /// Per agent: how many failed verifications get an audit entry and a warning.
     failure_reports: DefaultKeyedRateLimiter<Uuid>,
+    /// Counts invalid signatures per agent for `webhook.signature_failures` events.
+    pub signature_alarm: SignatureAlarm,
 }
 
 /// Audit entries and warnings for failed verifications, per agent and minute.
@@ -103,6 +100,7 @@ impl Limits {
             password_hashes: tokio::sync::Semaphore::new(security.max_concurrent_password_hashes),
             webhooks: Mutex::new(HashMap::new()),
             failure_reports: RateLimiter::keyed(Quota::per_minute(FAILURE_REPORTS_PER_MINUTE)),
+            signature_alarm: SignatureAlarm::new(settings.alerts.signature_failures_threshold),
         }
     }
 

@@ -310,8 +310,8 @@ pub async fn signature_failures(
     {
         jobs::notify::enqueue(&mut tx, &[event]).await?;
     }
+    // Rare enough to wait for the workers' next poll (workers.poll_interval_ms).
     tx.commit().await?;
-    state.wakeup.work_enqueued();
     Ok(())
 }
 

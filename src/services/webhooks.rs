@@ -241,7 +241,7 @@ pub async fn accept(
     );
     if let Err(failure) = verified {
         state.metrics.signature_failures.inc();
-        if let Some(failures) = state.alarm.failure(target.id) {
+        if let Some(failures) = state.limits.signature_alarm.failure(target.id) {
             // Off the request: the sender of bad signatures does not wait for the event.
             let (state, agent_id) = (state.clone(), target.id);
             tokio::spawn(async move {
