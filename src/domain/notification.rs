@@ -71,9 +71,7 @@ pub enum SigningSecretOwner {
     Notifications,
 }
 
-/// The event names.
-pub const EXECUTION_FAILED: &str = "execution.failed";
-pub const SIGNATURE_FAILURES: &str = "webhook.signature_failures";
+/// The test button's event (the others are named where `db::notifications` records them).
 pub const NOTIFICATION_TEST: &str = "notification.test";
 
 /// Seconds over which invalid signatures are counted, and the least time between two

@@ -121,7 +121,7 @@ async fn deliver(context: &JobContext, id: Uuid) -> Result<(), String> {
                     answer.status,
                     answer.body_excerpt(500)
                 );
-                let retried = matches!(code, 408 | 429 | 500..=599);
+                let retried = answer.is_transient(true);
                 (
                     if retried { again } else { "failed" },
                     Some(code),

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use fang::{AsyncQueue, AsyncQueueable, AsyncRunnable};
+use serde::Deserialize;
 use tracing::Instrument;
 
 use super::{
@@ -51,7 +52,7 @@ impl Runs {
         let runtime_seconds = started
             .runtime
             .as_ref()
-            .and_then(|runtime| serde_json::from_value::<AgentRuntime>(runtime.clone()).ok())
+            .and_then(|runtime| AgentRuntime::deserialize(runtime).ok())
             .map_or(0, |runtime| runtime.timeout_seconds());
         // A runtime's own timeout may be longer than the run timeout: it gets a few more
         // seconds than it, so that its own (clearer) timeout fires first.

@@ -19,6 +19,7 @@ pub mod outbound;
 
 use std::{sync::Arc, time::Instant};
 
+use serde::Deserialize;
 use serde_json::Value;
 
 pub use builtin::BuiltinRunner;
@@ -91,7 +92,7 @@ impl AgentRunner for Runtimes {
     async fn run(&self, input: &RunInput) -> Result<Value, RunError> {
         let runtime = match &input.runtime {
             None => AgentRuntime::Builtin,
-            Some(saved) => serde_json::from_value(saved.clone()).map_err(|err| {
+            Some(saved) => AgentRuntime::deserialize(saved).map_err(|err| {
                 RunError::fail(format!(
                     "the agent's runtime settings cannot be read: {err}"
                 ))
@@ -142,20 +143,16 @@ fn no_answer(who: &str, err: SendError) -> Attempt {
 /// An answer that is not a success: 429 and 5xx (and, when `retry_408`, 408) are retried,
 /// after the answer's `Retry-After` when it has one; anything else fails at once.
 fn unsuccessful(answer: &Answer, message: String, retry_408: bool) -> Attempt {
-    let status = answer.status.as_u16();
-    match status {
-        429 => (
-            Err(RunError::retry_after(message, answer.retry_after())),
-            "rate_limited",
-        ),
-        500..=599 => (
-            Err(RunError::retry_after(message, answer.retry_after())),
-            "server_error",
-        ),
-        408 if retry_408 => (
-            Err(RunError::retry_after(message, answer.retry_after())),
-            "server_error",
-        ),
-        _ => (Err(RunError::fail(message)), "client_error"),
+    if !answer.is_transient(retry_408) {
+        return (Err(RunError::fail(message)), "client_error");
     }
+    let label = if answer.status.as_u16() == 429 {
+        "rate_limited"
+    } else {
+        "server_error"
+    };
+    (
+        Err(RunError::retry_after(message, answer.retry_after())),
+        label,
+    )
 }

@@ -79,6 +79,14 @@ impl Answer {
         Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
     }
 
+    /// Whether the target said "not now" rather than "no": 429 and 5xx, and 408 when
+    /// `with_408` (a server that timed out reading a request we sent whole). Such an
+    /// answer is worth another attempt; any other non-2xx is not.
+    pub fn is_transient(&self, with_408: bool) -> bool {
+        let status = self.status.as_u16();
+        status == 429 || (500..=599).contains(&status) || (with_408 && status == 408)
+    }
+
     /// The body as text for a message: at most `max_chars` characters, lossy UTF-8.
     pub fn body_excerpt(&self, max_chars: usize) -> String {
         let text = String::from_utf8_lossy(&self.body);
@@ -138,10 +146,6 @@ impl Outbound {
             .user_agent(concat!("agent-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self { client, rules })
-    }
-
-    pub fn rules(&self) -> &AddressRules {
-        &self.rules
     }
 
     /// Parses a target URL and checks its form (not its addresses).

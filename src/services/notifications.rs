@@ -137,18 +137,7 @@ pub async fn reveal_secret(
     state: &AppState,
     principal: &Principal,
 ) -> Result<RevealedSigningSecret, AppError> {
-    if let Err(retry_after) = state.limits.take_reveal(principal.actor) {
-        audit::record(
-            &state.pool,
-            principal,
-            AuditAction::SecretRevealDenied,
-            None,
-            "denied",
-            json!({ "secret": "notification", "reason": "rate_limited", "retry_after_seconds": retry_after.as_secs_f64().ceil() }),
-        )
-        .await?;
-        return Err(AppError::RateLimited { retry_after });
-    }
+    super::secrets::take_reveal(state, principal, None, Some("notification")).await?;
     let secret = open_secret(state, principal).await?;
     audit::record(
         &state.pool,

@@ -266,18 +266,7 @@ pub async fn reveal_secret(
     {
         return Err(AppError::NotFound);
     }
-    if let Err(retry_after) = state.limits.take_reveal(principal.actor) {
-        audit::record(
-            &state.pool,
-            principal,
-            AuditAction::SecretRevealDenied,
-            Some(agent_id),
-            "denied",
-            json!({ "secret": "runtime", "reason": "rate_limited", "retry_after_seconds": retry_after.as_secs_f64().ceil() }),
-        )
-        .await?;
-        return Err(AppError::RateLimited { retry_after });
-    }
+    super::secrets::take_reveal(state, principal, Some(agent_id), Some("runtime")).await?;
     let mut tx = state.pool.begin().await?;
     if !db::agents::lock(&mut tx, principal.tenant_id, agent_id).await? {
         return Err(AppError::NotFound);

@@ -34,18 +34,7 @@ pub async fn reveal(
     {
         return Err(AppError::NotFound);
     }
-    if let Err(retry_after) = state.limits.take_reveal(principal.actor) {
-        audit::record(
-            &state.pool,
-            principal,
-            AuditAction::SecretRevealDenied,
-            Some(agent_id),
-            "denied",
-            json!({ "reason": "rate_limited", "retry_after_seconds": retry_after.as_secs_f64().ceil() }),
-        )
-        .await?;
-        return Err(AppError::RateLimited { retry_after });
-    }
+    take_reveal(state, principal, Some(agent_id), None).await?;
     let secret = open_current(state, principal.tenant_id, agent_id).await?;
     audit::record(
         &state.pool,
@@ -60,6 +49,34 @@ pub async fn reveal(
         hmac_secret: secret.to_base64(),
         standard_webhooks_secret: secret.to_standard_webhooks(),
     })
+}
+
+/// Takes one reveal from the actor's bucket (shared by every secret: webhook, runtime,
+/// notification), or audits the refusal and answers 429. `secret` names which one in the
+/// refusal's audit entry (the webhook secret's entries carry no name).
+pub(super) async fn take_reveal(
+    state: &AppState,
+    principal: &Principal,
+    agent_id: Option<Uuid>,
+    secret: Option<&str>,
+) -> Result<(), AppError> {
+    let Err(retry_after) = state.limits.take_reveal(principal.actor) else {
+        return Ok(());
+    };
+    let mut details = json!({ "reason": "rate_limited", "retry_after_seconds": retry_after.as_secs_f64().ceil() });
+    if let Some(secret) = secret {
+        details["secret"] = json!(secret);
+    }
+    audit::record(
+        &state.pool,
+        principal,
+        AuditAction::SecretRevealDenied,
+        agent_id,
+        "denied",
+        details,
+    )
+    .await?;
+    Err(AppError::RateLimited { retry_after })
 }
 
 /// The agent's current secret, opened with its tenant's key. The agent must exist in the

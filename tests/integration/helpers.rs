@@ -365,6 +365,19 @@ impl TestApp {
         revealed["hmac_secret"].as_str().unwrap().to_owned()
     }
 
+    /// `GET path` as `admin`: the answer's JSON.
+    pub async fn get_json(&self, admin: &Admin, path: &str) -> serde_json::Value {
+        admin
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// A webhook delivery of `body` to `url`, to be signed and sent: see [`Delivery`].
     pub fn delivery(&self, url: &str, body: &[u8]) -> Delivery {
         Delivery::new(self.client.clone(), url, body)

@@ -34,15 +34,7 @@ async fn notify_at(app: &TestApp, admin: &Admin, url: &str) -> WebhookSecret {
     assert_eq!(response.status(), 200);
     let settings: Value = response.json().await.unwrap();
     assert_eq!(settings["secret_masked"], "••••••••");
-    let revealed: Value = admin
-        .client
-        .get(app.url("/api/notifications/secret"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let revealed: Value = app.get_json(admin, "/api/notifications/secret").await;
     WebhookSecret::from_standard_webhooks(revealed["standard_webhooks_secret"].as_str().unwrap())
         .unwrap()
 }
@@ -112,15 +104,7 @@ async fn an_exhausted_execution_sends_a_signed_execution_failed_event() {
         std::time::Duration::from_secs(10),
         "the event to be recorded as delivered",
         || async {
-            let listed: Value = admin
-                .client
-                .get(app.url("/api/notifications"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let listed: Value = app.get_json(&admin, "/api/notifications").await;
             (listed[0]["status"] == "delivered").then_some(listed)
         },
     )
@@ -247,15 +231,7 @@ async fn the_test_button_sends_a_signed_event_and_reports_the_answer() {
         )
         .is_err());
 
-    let audit: Value = admin
-        .client
-        .get(app.url("/api/audit"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app.get_json(&admin, "/api/audit").await;
     let actions: Vec<&str> = audit["items"]
         .as_array()
         .unwrap()

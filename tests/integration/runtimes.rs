@@ -259,15 +259,9 @@ async fn an_openai_runtime_sends_the_prompt_and_payload_and_keeps_the_completion
                "api_key": "sk-test-123", "temperature": 0.2, "max_tokens": 256}),
     )
     .await;
-    let shown: Value = admin
-        .client
-        .get(app.url(&format!("/api/agents/{}", agent.id)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown: Value = app
+        .get_json(&admin, &format!("/api/agents/{}", agent.id))
+        .await;
     assert_eq!(shown["runtime"]["api_key"], "••••••••");
     assert_eq!(shown["runtime"]["model"], "triage-model");
     assert!(!shown.to_string().contains("sk-test-123"));
@@ -539,26 +533,14 @@ async fn the_runtime_secret_is_revealed_and_regenerated_with_an_audit_trail() {
     assert_eq!(response.status(), 204);
     let second = runtime_secret(&admin, &app, &agent.id).await;
     assert_ne!(first, second);
-    let agent_json: Value = admin
-        .client
-        .get(app.url(&format!("/api/agents/{}", agent.id)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let agent_json: Value = app
+        .get_json(&admin, &format!("/api/agents/{}", agent.id))
+        .await;
     assert!(!agent_json.to_string().contains(&second[6..]));
 
-    let audit: Value = admin
-        .client
-        .get(app.url(&format!("/api/agents/{}/audit", agent.id)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app
+        .get_json(&admin, &format!("/api/agents/{}/audit", agent.id))
+        .await;
     let actions: Vec<&str> = audit["items"]
         .as_array()
         .unwrap()
@@ -590,15 +572,9 @@ async fn the_runtime_secret_is_revealed_and_regenerated_with_an_audit_trail() {
     )
     .await;
     assert_eq!(response.status(), 200);
-    let audit: Value = admin
-        .client
-        .get(app.url(&format!("/api/agents/{}/audit", agent.id)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app
+        .get_json(&admin, &format!("/api/agents/{}/audit", agent.id))
+        .await;
     let updated = &audit["items"][0];
     assert_eq!(updated["action"], "agent.updated");
     assert_eq!(updated["details"]["runtime"], "builtin");
@@ -724,15 +700,9 @@ async fn a_saved_api_key_goes_only_to_the_origin_it_was_saved_for() {
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["details"][0]["path"], "/runtime/api_key", "{body}");
-    let shown: Value = admin
-        .client
-        .get(app.url(&format!("/api/agents/{}", agent.id)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown: Value = app
+        .get_json(&admin, &format!("/api/agents/{}", agent.id))
+        .await;
     assert_eq!(
         shown["runtime"]["base_url"],
         format!("{}/v1", saved_for.url)
@@ -753,15 +723,9 @@ async fn a_saved_api_key_goes_only_to_the_origin_it_was_saved_for() {
         .headers
         .get("authorization")
         .is_none());
-    let audit: Value = admin
-        .client
-        .get(app.url(&format!("/api/agents/{}/audit", agent.id)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app
+        .get_json(&admin, &format!("/api/agents/{}/audit", agent.id))
+        .await;
     let last = &audit["items"][0];
     assert_eq!(last["details"]["api_key"], "removed", "{last}");
     assert_eq!(last["details"]["host"], "127.0.0.1");
@@ -819,14 +783,8 @@ async fn another_tenant_cannot_change_or_regenerate_a_runtime() {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
-    let shown: Value = admin
-        .client
-        .get(app.url(&format!("/api/agents/{}", agent.id)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown: Value = app
+        .get_json(&admin, &format!("/api/agents/{}", agent.id))
+        .await;
     assert_eq!(shown["runtime"]["kind"], "http");
 }
