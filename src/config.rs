@@ -21,6 +21,7 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub runtimes: RuntimeSettings,
     pub alerts: AlertSettings,
+    pub retention: RetentionSettings,
     pub log: LogSettings,
 }
 
@@ -30,6 +31,41 @@ pub struct RuntimeSettings {
     /// Exceptions to the outbound SSRF rules: host names, addresses or CIDR networks that
     /// runtimes and notifications may reach although they are loopback, private, ...
     pub allowed_private_hosts: Vec<String>,
+}
+
+/// How long records are kept; the worker processes delete older ones
+/// (`services::retention`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Finished executions, with their payloads and results.
+    pub executions_days: u32,
+    /// The request log.
+    pub requests_days: u32,
+    /// Delivery ids, which is also the idempotency window.
+    pub deliveries_hours: u32,
+    pub audit_days: u32,
+    /// Seconds between pruning passes.
+    pub interval_seconds: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            executions_days: 30,
+            requests_days: 7,
+            deliveries_hours: 24,
+            audit_days: 365,
+            interval_seconds: 300,
+        }
+    }
+}
+
+impl RetentionSettings {
+    /// The idempotency window of delivery ids.
+    pub fn deliveries(&self) -> Duration {
+        Duration::from_secs(u64::from(self.deliveries_hours) * 3600)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -311,6 +347,11 @@ impl Settings {
                 .collect();
         }
         env_override!("ALERTS_SIGNATURE_FAILURES_THRESHOLD" => self.alerts.signature_failures_threshold);
+        env_override!("RETENTION_EXECUTIONS_DAYS" => self.retention.executions_days);
+        env_override!("RETENTION_REQUESTS_DAYS" => self.retention.requests_days);
+        env_override!("RETENTION_DELIVERIES_HOURS" => self.retention.deliveries_hours);
+        env_override!("RETENTION_AUDIT_DAYS" => self.retention.audit_days);
+        env_override!("RETENTION_INTERVAL_SECONDS" => self.retention.interval_seconds);
         env_override!("SESSION_TTL_HOURS" => self.security.session_ttl_hours);
         env_override!("REVEAL_LIMIT_PER_MINUTE" => self.security.reveal_limit_per_minute);
         env_override!("LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT" => self.security.login_attempts_per_minute_per_account);
@@ -393,6 +434,32 @@ impl Settings {
             })?;
         if self.alerts.signature_failures_threshold == 0 {
             bail!("alerts.signature_failures_threshold (ALERTS_SIGNATURE_FAILURES_THRESHOLD) must be at least 1");
+        }
+        let retention = &self.retention;
+        for (value, name) in [
+            (
+                retention.executions_days,
+                "retention.executions_days (RETENTION_EXECUTIONS_DAYS)",
+            ),
+            (
+                retention.requests_days,
+                "retention.requests_days (RETENTION_REQUESTS_DAYS)",
+            ),
+            (
+                retention.deliveries_hours,
+                "retention.deliveries_hours (RETENTION_DELIVERIES_HOURS)",
+            ),
+            (
+                retention.audit_days,
+                "retention.audit_days (RETENTION_AUDIT_DAYS)",
+            ),
+        ] {
+            if !(1..=36_500).contains(&value) {
+                bail!("{name} must be 1..=36500");
+            }
+        }
+        if retention.interval_seconds == 0 {
+            bail!("retention.interval_seconds (RETENTION_INTERVAL_SECONDS) must be at least 1");
         }
         let server = &self.server;
         for (value, name) in [

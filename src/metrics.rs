@@ -21,6 +21,8 @@ pub struct Metrics {
     pub runtime_requests: IntCounterVec,
     pub runtime_request_duration: HistogramVec,
     pub notifications: IntCounterVec,
+    pub request_log: IntCounterVec,
+    pub rows_pruned: IntCounterVec,
 }
 
 impl Metrics {
@@ -112,6 +114,23 @@ impl Metrics {
             &["event", "outcome"],
         )
         .expect("valid metric");
+        let request_log = IntCounterVec::new(
+            Opts::new(
+                "request_log_entries_total",
+                "Request log entries, by fate: written, dropped (the buffer was full) or \
+                 failed (the database refused the batch)",
+            ),
+            &["fate"],
+        )
+        .expect("valid metric");
+        let rows_pruned = IntCounterVec::new(
+            Opts::new(
+                "rows_pruned_total",
+                "Rows deleted past their retention by this process's pruning passes, by table",
+            ),
+            &["table"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(webhook_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(webhook_duration.clone()),
@@ -125,6 +144,8 @@ impl Metrics {
             Box::new(runtime_requests.clone()),
             Box::new(runtime_request_duration.clone()),
             Box::new(notifications.clone()),
+            Box::new(request_log.clone()),
+            Box::new(rows_pruned.clone()),
         ] {
             registry
                 .register(collector)
@@ -144,6 +165,8 @@ impl Metrics {
             runtime_requests,
             runtime_request_duration,
             notifications,
+            request_log,
+            rows_pruned,
         }
     }
 

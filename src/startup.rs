@@ -20,7 +20,8 @@ use crate::{
     routes,
     runtimes::{address::AddressRules, outbound::Outbound, BuiltinRunner, Runtimes},
     services::{
-        self, execution_writer::ExecutionWriter, webhook_targets, webhook_targets::TargetCache,
+        self, execution_writer::ExecutionWriter, request_log::RequestLog, webhook_targets,
+        webhook_targets::TargetCache,
     },
     state::{AppState, Limits, WorkerCount},
 };
@@ -142,6 +143,11 @@ impl Application {
                 EXECUTION_WRITERS,
                 metrics.commit_size.clone(),
                 wakeup,
+                settings.retention.deliveries(),
+            ),
+            request_log: RequestLog::start(
+                db::log_pool(&settings.database)?,
+                metrics.request_log.clone(),
             ),
             targets,
             pool,
@@ -312,6 +318,7 @@ async fn start_workers(
         reaper_interval: Duration::from_secs(workers.reaper_interval_seconds),
         max_backoff: Duration::from_secs(workers.retry_backoff_max_seconds.into()),
         run_timeout: Duration::from_secs(workers.run_timeout_seconds),
+        retention: settings.retention,
     };
     Ok(WorkerPool::start(
         pool_settings,

@@ -20,7 +20,7 @@ use crate::{
     metrics::Metrics,
     runtimes::outbound::Outbound,
     services::{
-        execution_writer::ExecutionWriter, notifications::SignatureAlarm,
+        execution_writer::ExecutionWriter, notifications::SignatureAlarm, request_log::RequestLog,
         webhook_targets::TargetCache, Actor,
     },
 };
@@ -37,6 +37,8 @@ pub struct AppState {
     pub targets: Arc<TargetCache>,
     /// Records accepted webhooks in group commits.
     pub executions: ExecutionWriter,
+    /// Writes the request log off the request path.
+    pub request_log: RequestLog,
     pub metrics: Arc<Metrics>,
     /// The one outbound HTTP client (runtimes, notifications), with the SSRF rules.
     pub outbound: Arc<Outbound>,

@@ -30,8 +30,7 @@ pub async fn list_executions(agent_id: Uuid) -> Result<ExecutionPage, ApiError> 
         &state.pool,
         &principal,
         agent_id,
-        None,
-        None,
+        Default::default(),
         Some(25),
     )
     .await

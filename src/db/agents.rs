@@ -100,7 +100,8 @@ pub async fn lock(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<
 
 pub async fn list(db: impl PgExecutor<'_>, tenant_id: Uuid) -> Result<Vec<AgentRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "{SELECT} where a.tenant_id = $1 order by a.created_at desc, a.id"
+        "{SELECT} where a.tenant_id = $1 and a.status <> 'archived'
+         order by a.created_at desc, a.id"
     ))
     .bind(tenant_id)
     .fetch_all(db)
@@ -200,6 +201,24 @@ pub async fn set_runtime_secret(
     Ok(())
 }
 
+/// Archives the agent (see `AgentStatus::Archived`); the trigger on `agents` tells every
+/// server's target cache.
+pub async fn archive(
+    db: impl PgExecutor<'_>,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update agents set status = 'archived', archived_at = now(), updated_at = now()
+         where tenant_id = $1 and id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Everything the webhook route needs about an agent, in one round trip. The secrets are
 /// still sealed: the tenant key opens them.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -228,7 +247,7 @@ pub async fn find_webhook_target(
          from agents a
          join agent_triggers t on t.agent_id = a.id and t.trigger_type = 'webhook'
          join tenants tn on tn.id = a.tenant_id
-         where a.id = $1",
+         where a.id = $1 and a.status <> 'archived'",
     )
     .bind(id)
     .fetch_optional(db)
@@ -259,7 +278,7 @@ pub async fn list_with_last_execution(
              select e.status, e.created_at from agent_executions e
              where e.agent_id = a.id order by e.created_at desc limit 1
          ) last on true
-         where a.tenant_id = $1
+         where a.tenant_id = $1 and a.status <> 'archived'
          order by a.created_at desc, a.id",
     )
     .bind(tenant_id)

@@ -1,8 +1,9 @@
-//! `webhook_deliveries`: delivery ids seen per agent in the last 24 hours.
+//! `webhook_deliveries`: delivery ids seen per agent within the idempotency window
+//! (`retention.deliveries_hours`, 24 by default).
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// One delivery id to claim for an execution.
@@ -13,8 +14,8 @@ pub struct NewDelivery<'a> {
     pub body_sha256: &'a [u8],
 }
 
-/// Records each delivery id for its execution, unless the agent saw it in the last 24
-/// hours: then the answer is the execution recorded first, with the hash of its body. A
+/// Records each delivery id for its execution, unless the agent saw it within `window`:
+/// then the answer is the execution recorded first, with the hash of its body. A
 /// concurrent duplicate waits on the primary key until the first transaction ends, so it
 /// sees the committed winner. `claims` must not repeat a key (Postgres refuses to update a
 /// row twice in one statement) and should be sorted, so that concurrent batches lock rows
@@ -22,6 +23,7 @@ pub struct NewDelivery<'a> {
 pub async fn claim(
     conn: &mut PgConnection,
     claims: &[NewDelivery<'_>],
+    window: std::time::Duration,
 ) -> Result<Vec<Claim>, sqlx::Error> {
     let agents: Vec<Uuid> = claims.iter().map(|claim| claim.agent_id).collect();
     let ids: Vec<&str> = claims.iter().map(|claim| claim.delivery_id).collect();
@@ -33,13 +35,14 @@ pub async fn claim(
          on conflict (agent_id, delivery_id) do update
              set execution_id = excluded.execution_id, body_sha256 = excluded.body_sha256,
                  received_at = now()
-             where webhook_deliveries.received_at < now() - interval '24 hours'
+             where webhook_deliveries.received_at < now() - make_interval(secs => $5)
          returning agent_id, delivery_id",
     )
     .bind(&agents)
     .bind(&ids)
     .bind(&executions)
     .bind(&hashes)
+    .bind(window.as_secs_f64())
     .fetch_all(&mut *conn)
     .await?;
     let claimed: HashSet<(Uuid, &str)> = claimed
@@ -94,13 +97,4 @@ pub enum Claim {
         execution_id: Uuid,
         body_sha256: Option<Vec<u8>>,
     },
-}
-
-pub async fn delete_older_than_a_day(db: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
-        "delete from webhook_deliveries where received_at < now() - interval '24 hours'",
-    )
-    .execute(db)
-    .await?
-    .rows_affected())
 }

@@ -10,6 +10,8 @@ pub mod health;
 pub mod jsonb;
 pub mod notifications;
 pub mod queue_probes;
+pub mod requests;
+pub mod retention;
 pub mod sessions;
 pub mod tasks;
 pub mod tenants;
@@ -127,6 +129,19 @@ pub fn writer_pool(settings: &DatabaseSettings, connections: u32) -> anyhow::Res
     let options = options_of(settings.url.expose(), "database.url (DATABASE_URL)")?;
     Ok(PgPoolOptions::new()
         .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
+        .connect_lazy_with(options))
+}
+
+/// The one connection the request log is written on. Its commits do not wait for the WAL
+/// flush (`synchronous_commit = off`): the log is a record for people, already lossy by
+/// design when it overflows, and a crash loses at most the last fraction of a second of it,
+/// never an execution (those commit on `writer_pool`). Connects lazily.
+pub fn log_pool(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
+    let options =
+        options_of(settings.url.expose(), "database.url (DATABASE_URL)")?.options([BOOKKEEPING]);
+    Ok(PgPoolOptions::new()
+        .max_connections(1)
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
         .connect_lazy_with(options))
 }

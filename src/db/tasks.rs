@@ -323,6 +323,10 @@ pub async fn finish(
                                       when 'failed' then 'failed' else 'queued' end,
                  result = case when o.kind = 'completed' then o.result else e.result end,
                  error = o.error,
+                 attempt_log = case when o.error is null then e.attempt_log
+                     else e.attempt_log || jsonb_build_array(jsonb_build_object(
+                         'attempt', e.attempts, 'started_at', e.started_at,
+                         'failed_at', now(), 'error', o.error)) end,
                  completed_at = case when o.kind = 'retry' then null else now() end
              from held h join outcome o on o.task_id = h.id and o.lease_token = h.lease_token
              where e.id = h.execution_id and e.status = 'running'

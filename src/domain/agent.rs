@@ -13,9 +13,13 @@ pub enum AgentStatus {
     Active,
     Suspended,
     Inactive,
+    /// Deleted: out of the lists, its webhook URL answers 404, its history stays readable.
+    /// Only `DELETE /api/agents/{id}` gets an agent here, and nothing gets it out.
+    Archived,
 }
 
 impl AgentStatus {
+    /// The statuses an administrator may choose.
     pub const ALL: [AgentStatus; 4] = [Self::Draft, Self::Active, Self::Suspended, Self::Inactive];
 
     pub fn as_str(self) -> &'static str {
@@ -24,6 +28,7 @@ impl AgentStatus {
             Self::Active => "active",
             Self::Suspended => "suspended",
             Self::Inactive => "inactive",
+            Self::Archived => "archived",
         }
     }
 
@@ -45,6 +50,7 @@ impl FromStr for AgentStatus {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
+            .chain([Self::Archived])
             .find(|status| status.as_str() == s)
             .ok_or_else(|| format!("unknown agent status {s:?}"))
     }

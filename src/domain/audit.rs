@@ -11,6 +11,14 @@ pub enum AuditAction {
     AgentCreated,
     #[serde(rename = "agent.updated")]
     AgentUpdated,
+    #[serde(rename = "agent.deleted")]
+    AgentDeleted,
+    #[serde(rename = "execution.replayed")]
+    ExecutionReplayed,
+    #[serde(rename = "token.created")]
+    TokenCreated,
+    #[serde(rename = "token.revoked")]
+    TokenRevoked,
     #[serde(rename = "schema.updated")]
     SchemaUpdated,
     #[serde(rename = "secret.revealed")]
@@ -46,6 +54,10 @@ impl AuditAction {
         match self {
             Self::AgentCreated => "agent.created",
             Self::AgentUpdated => "agent.updated",
+            Self::AgentDeleted => "agent.deleted",
+            Self::ExecutionReplayed => "execution.replayed",
+            Self::TokenCreated => "token.created",
+            Self::TokenRevoked => "token.revoked",
             Self::SchemaUpdated => "schema.updated",
             Self::SecretRevealed => "secret.revealed",
             Self::SecretRevealDenied => "secret.reveal_denied",

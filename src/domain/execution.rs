@@ -70,6 +70,42 @@ pub struct Execution {
     pub started_at: Option<Timestamp>,
     #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, format = DateTime))]
     pub completed_at: Option<Timestamp>,
+    /// The execution this one replays (same payload), if it is a replay.
+    #[serde(default)]
+    pub replay_of: Option<Uuid>,
+    /// The attempts that failed, oldest first (the last attempt's outcome is `status`).
+    #[serde(default)]
+    pub failed_attempts: Vec<FailedAttempt>,
+}
+
+/// One attempt of an execution that failed (and was retried, or ended it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FailedAttempt {
+    pub attempt: i32,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, format = DateTime))]
+    pub started_at: Option<Timestamp>,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
+    pub failed_at: Timestamp,
+    pub error: String,
+}
+
+/// The execution page: the execution, its agent's name, and the request that queued it
+/// (the original's, for a replay) while the request log keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ExecutionDetail {
+    pub execution: Execution,
+    pub agent_name: String,
+    pub request: Option<super::WebhookRequest>,
+}
+
+/// The answer to a replay: the new execution, and the one it replays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Replayed {
+    pub execution_id: Uuid,
+    pub replay_of: Uuid,
 }
 
 impl Execution {

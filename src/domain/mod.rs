@@ -3,24 +3,30 @@
 
 mod agent;
 mod audit;
+mod dashboard;
 mod execution;
 mod notification;
+mod request_log;
 mod runtime;
 mod sample;
 mod secret;
 mod timestamp;
+mod token;
 mod ui;
 
 use serde::{Deserialize, Serialize};
 
 pub use agent::*;
 pub use audit::*;
+pub use dashboard::*;
 pub use execution::*;
 pub use notification::*;
+pub use request_log::*;
 pub use runtime::*;
 pub use sample::sample_payload;
 pub use secret::*;
 pub use timestamp::{Rfc3339Utc, Timestamp};
+pub use token::*;
 pub use ui::*;
 
 /// What the "Check server status" control shows.

@@ -25,6 +25,7 @@ mod leases;
 pub mod notify;
 pub mod probe;
 pub mod reaper;
+pub mod retention;
 mod run;
 pub mod runner;
 pub mod wakeup;

@@ -4,7 +4,7 @@
 //!   keeping its place in the queue, and its execution goes back to `queued`;
 //! - an execution left `running` without a live task goes back to `queued`;
 //! - a `queued` execution without a task (its task was lost) gets a new one;
-//! - delivery ids older than 24 hours and expired sessions are deleted.
+//! - expired sessions are deleted (records past their retention: `retention`).
 
 use std::time::Duration;
 
@@ -36,7 +36,6 @@ pub async fn repair(pool: &PgPool, lease: Duration) -> Result<Repairs, sqlx::Err
     } else {
         db::tasks::insert_many(pool, &tasks, TASK_TYPE).await?
     };
-    db::deliveries::delete_older_than_a_day(pool).await?;
     db::sessions::delete_expired(pool).await?;
     let repairs = Repairs {
         tasks_released,

@@ -27,7 +27,10 @@ use super::{
     wakeup::{self, Wakeup},
     JobContext, TASK_TYPE,
 };
-use crate::db::{self, tasks::Lease};
+use crate::{
+    config::RetentionSettings,
+    db::{self, tasks::Lease},
+};
 
 /// The worker pool's settings, typed (from `config::WorkerSettings`, see `startup`).
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +50,8 @@ pub struct PoolSettings {
     pub max_backoff: Duration,
     /// A run longer than this is aborted and counts as a failed attempt.
     pub run_timeout: Duration,
+    /// What the pruning pass deletes, and how often it runs.
+    pub retention: RetentionSettings,
 }
 
 /// The workers of this process. Dropping it does not stop them: call `shutdown`.
@@ -95,6 +100,12 @@ impl WorkerPool {
                 stop.subscribe(),
             )),
             tokio::spawn(reap(context.pool.clone(), settings, stop.subscribe())),
+            tokio::spawn(super::retention::run(
+                context.pool.clone(),
+                settings.retention,
+                context.metrics.rows_pruned.clone(),
+                stop.subscribe(),
+            )),
             tokio::spawn(wakeup::listen(
                 wakeup.clone(),
                 listen_pool,

@@ -60,6 +60,9 @@ pub async fn create(
         SYSTEM_PROMPT_MAX_CHARS,
     )?;
     let status = input.status.unwrap_or(AgentStatus::Active);
+    if status == AgentStatus::Archived {
+        return Err(AppError::invalid("status", ARCHIVE_WITH_DELETE));
+    }
     let rate_limit = match input.rate_limit_per_minute {
         None => Some(state.settings.webhooks.default_rate_limit_per_minute as i32),
         Some(limit) => rate_limit(limit)?,
@@ -227,6 +230,12 @@ pub async fn update(
         .status
         .parse()
         .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
+    if current_status == AgentStatus::Archived {
+        return Err(AppError::Conflict("the agent is deleted".into()));
+    }
+    if patch.status == Some(AgentStatus::Archived) {
+        return Err(AppError::invalid("status", ARCHIVE_WITH_DELETE));
+    }
     let status = patch.status.unwrap_or(current_status);
     if patch.status.is_some() {
         changed.push("status");
@@ -323,6 +332,37 @@ pub async fn update(
     // Other servers hear of the change through NOTIFY; this one must not wait for it.
     state.targets.invalidate(id);
     get(state, principal, id).await
+}
+
+const ARCHIVE_WITH_DELETE: &str = "an agent is archived by deleting it (DELETE /api/agents/{id})";
+
+/// Deletes the agent: archived, out of the lists, its webhook URL 404 on every server at
+/// once (this one drops its cache entry, the others hear the trigger's NOTIFY); its
+/// executions, request log and audit stay readable until their retention.
+pub async fn delete(state: &AppState, principal: &Principal, id: Uuid) -> Result<(), AppError> {
+    let mut tx = state.pool.begin().await?;
+    if !db::agents::lock(&mut tx, principal.tenant_id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    let current = db::agents::find(&mut *tx, principal.tenant_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if current.status == AgentStatus::Archived.as_str() {
+        return Err(AppError::NotFound);
+    }
+    db::agents::archive(&mut *tx, principal.tenant_id, id).await?;
+    audit::record(
+        &mut *tx,
+        principal,
+        AuditAction::AgentDeleted,
+        Some(id),
+        "success",
+        json!({ "name": current.name, "status": current.status }),
+    )
+    .await?;
+    tx.commit().await?;
+    state.targets.invalidate(id);
+    Ok(())
 }
 
 fn to_domain(row: AgentRow) -> Agent {

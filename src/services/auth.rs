@@ -23,7 +23,7 @@ pub const SESSION_COOKIE: &str = "aw_session";
 /// `Secure`, `Path=/` and no `Domain`, so a sibling subdomain cannot plant or shadow it.
 pub const SECURE_SESSION_COOKIE: &str = "__Host-aw_session";
 const SESSION_TOKEN_PREFIX: &str = "aws_";
-const API_TOKEN_PREFIX: &str = "awt_";
+pub const API_TOKEN_PREFIX: &str = "awt_";
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
 pub fn session_cookie_name(settings: &crate::config::Settings) -> &'static str {
@@ -292,10 +292,13 @@ pub async fn create_api_token(
     let token = tokens::random_token(API_TOKEN_PREFIX);
     db::api_tokens::insert(
         pool,
-        Uuid::new_v4(),
-        tenant.id,
-        name,
-        &tokens::token_hash(&token),
+        &db::api_tokens::NewToken {
+            id: Uuid::new_v4(),
+            tenant_id: tenant.id,
+            name,
+            token_hash: &tokens::token_hash(&token),
+            expires_at: None,
+        },
     )
     .await?;
     Ok(token)

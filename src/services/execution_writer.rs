@@ -83,6 +83,7 @@ impl ExecutionWriter {
         writers: usize,
         commit_size: Histogram,
         wakeup: Wakeup,
+        idempotency_window: std::time::Duration,
     ) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let receiver = Arc::new(Mutex::new(receiver));
@@ -92,6 +93,7 @@ impl ExecutionWriter {
                 receiver.clone(),
                 commit_size.clone(),
                 wakeup.clone(),
+                idempotency_window,
             ));
         }
         Self { queue }
@@ -114,6 +116,7 @@ async fn write_batches(
     receiver: Arc<Mutex<mpsc::Receiver<(Accepted, Reply)>>>,
     commit_size: Histogram,
     wakeup: Wakeup,
+    window: std::time::Duration,
 ) {
     loop {
         let mut batch = Vec::new();
@@ -130,7 +133,7 @@ async fn write_batches(
         // same delivery id, and will then get this execution.
         let (items, replies): (Vec<Accepted>, Vec<Reply>) = batch.into_iter().unzip();
         commit_size.observe(items.len() as f64);
-        let outcomes = write_batch(&pool, &items).await;
+        let outcomes = write_batch(&pool, &items, window).await;
         if outcomes
             .iter()
             .any(|outcome| matches!(outcome, Ok(Recorded::Created(_))))
@@ -145,14 +148,18 @@ async fn write_batches(
 
 /// Commits the batch; if that fails for a reason other than the database being
 /// unreachable, commits each execution alone so that one bad row fails only its request.
-async fn write_batch(pool: &sqlx::PgPool, items: &[Accepted]) -> Vec<Result<Recorded, WriteError>> {
-    match commit(pool, items).await {
+async fn write_batch(
+    pool: &sqlx::PgPool,
+    items: &[Accepted],
+    window: std::time::Duration,
+) -> Vec<Result<Recorded, WriteError>> {
+    match commit(pool, items, window).await {
         Ok(recorded) => recorded.into_iter().map(Ok).collect(),
         Err(err) if items.len() > 1 && !db::is_transient(&err) => {
             let mut outcomes = Vec::with_capacity(items.len());
             for item in items {
                 outcomes.push(
-                    commit(pool, std::slice::from_ref(item))
+                    commit(pool, std::slice::from_ref(item), window)
                         .await
                         .map(|mut recorded| recorded.remove(0))
                         .map_err(Arc::new),
@@ -168,7 +175,11 @@ async fn write_batch(pool: &sqlx::PgPool, items: &[Accepted]) -> Vec<Result<Reco
 }
 
 /// Records the batch in one transaction; the answers are in the batch's order.
-async fn commit(pool: &sqlx::PgPool, items: &[Accepted]) -> Result<Vec<Recorded>, sqlx::Error> {
+async fn commit(
+    pool: &sqlx::PgPool,
+    items: &[Accepted],
+    window: std::time::Duration,
+) -> Result<Vec<Recorded>, sqlx::Error> {
     let mut answers: Vec<Recorded> = items
         .iter()
         .map(|_| Recorded::Created(Uuid::new_v4()))
@@ -228,7 +239,7 @@ async fn commit(pool: &sqlx::PgPool, items: &[Accepted]) -> Result<Vec<Recorded>
         })
         .collect();
     let mut tx = pool.begin().await?;
-    let outcomes = db::deliveries::claim(&mut tx, &claims).await?;
+    let outcomes = db::deliveries::claim(&mut tx, &claims, window).await?;
     for ((_, members), (claim, outcome)) in groups.iter().zip(claims.iter().zip(outcomes)) {
         let (execution_id, bound_hash, first_is_new) = match outcome {
             Claim::New => (claim.execution_id, Some(claim.body_sha256.to_vec()), true),

@@ -3,14 +3,17 @@
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod dashboard;
 pub mod execution_writer;
 pub mod executions;
 pub mod keys;
 pub mod notifications;
+pub mod request_log;
 pub mod runtimes;
 pub mod schemas;
 pub mod secrets;
 pub mod tenants;
+pub mod tokens;
 pub mod webhook_targets;
 pub mod webhooks;
 

@@ -7,7 +7,6 @@ use std::{sync::Arc, time::Duration};
 
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
@@ -59,6 +58,40 @@ pub enum WebhookError {
     Unavailable(#[source] Arc<sqlx::Error>),
     #[error("Internal error")]
     Internal(#[source] anyhow::Error),
+}
+
+impl WebhookError {
+    /// The request log's `reason` for this refusal (`None`: no such agent, nothing logged).
+    pub fn reason(&self) -> Option<&'static str> {
+        Some(match self {
+            WebhookError::AgentNotFound => return None,
+            WebhookError::PayloadTooLarge => "too_large",
+            WebhookError::UnsupportedMediaType => "unsupported_media_type",
+            WebhookError::BodyTimeout => "timeout",
+            WebhookError::InvalidSignature => "invalid_signature",
+            WebhookError::Expired => "expired",
+            WebhookError::TimestampRequired => "timestamp_required",
+            WebhookError::AgentNotActive => "agent_not_active",
+            WebhookError::InvalidJson => "invalid_json",
+            WebhookError::ValidationFailed(_) => "schema",
+            WebhookError::DeliveryIdTooLong | WebhookError::InvalidDeliveryId => {
+                "invalid_delivery_id"
+            }
+            WebhookError::DeliveryIdConflict => "delivery_id_conflict",
+            WebhookError::RateLimited(_) => "rate_limited",
+            WebhookError::Unavailable(_) => "unavailable",
+            WebhookError::Internal(_) => "internal_error",
+        })
+    }
+}
+
+/// What the request log needs to know of a delivery, filled in as `accept` learns it.
+#[derive(Debug, Default)]
+pub struct Facts {
+    /// The agent's tenant, once the agent is found.
+    pub tenant_id: Option<Uuid>,
+    /// The answer was the execution of an earlier delivery with the same id.
+    pub duplicate: bool,
 }
 
 impl From<sqlx::Error> for WebhookError {
@@ -222,7 +255,9 @@ pub async fn accept(
     agent_id: &str,
     headers: &HeaderMap,
     body: Vec<u8>,
+    body_sha256: [u8; 32],
     source_ip: Option<&str>,
+    facts: &mut Facts,
 ) -> Result<WebhookAccepted, WebhookError> {
     let agent_id: Uuid = agent_id.parse().map_err(|_| WebhookError::AgentNotFound)?;
     let target = state
@@ -230,6 +265,7 @@ pub async fn accept(
         .get(&state.pool, &state.keyring, agent_id)
         .await?
         .ok_or(WebhookError::AgentNotFound)?;
+    facts.tenant_id = Some(target.tenant_id);
 
     let now = chrono::Utc::now();
     let (scheme, verified) = verify_signature(
@@ -281,10 +317,7 @@ pub async fn accept(
             .map_err(WebhookError::RateLimited)?;
     }
 
-    let delivery = delivery_id.map(|id| DeliveryId {
-        id,
-        body_sha256: Sha256::digest(&body).into(),
-    });
+    let delivery = delivery_id.map(|id| DeliveryId { id, body_sha256 });
     let recorded = state
         .executions
         .record(Accepted {
@@ -308,9 +341,35 @@ pub async fn accept(
             state.metrics.execution("queued");
             Ok(WebhookAccepted::queued(execution_id))
         }
-        Recorded::Duplicate(execution_id) => Ok(WebhookAccepted::queued(execution_id)),
+        Recorded::Duplicate(execution_id) => {
+            facts.duplicate = true;
+            Ok(WebhookAccepted::queued(execution_id))
+        }
         Recorded::Conflict => Err(WebhookError::DeliveryIdConflict),
     }
+}
+
+/// The tenant of the agent a webhook URL names, for logging requests refused before the
+/// agent was looked up (size, content type, read timeout). Unknown agents: `None`.
+pub async fn tenant_of(state: &AppState, agent_id: &str) -> Option<Uuid> {
+    let agent_id: Uuid = agent_id.parse().ok()?;
+    let target = state
+        .targets
+        .get(&state.pool, &state.keyring, agent_id)
+        .await
+        .ok()??;
+    Some(target.tenant_id)
+}
+
+/// The delivery id as the request log shows it: like `delivery_id`, but whatever the
+/// sender sent (cut to the longest id kept), also when the request was refused for it.
+pub fn logged_delivery_id(headers: &HeaderMap) -> Option<String> {
+    let value = ["webhook-id", "x-github-delivery", "idempotency-key"]
+        .iter()
+        .find_map(|name| headers.get(*name))?;
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.chars().take(MAX_DELIVERY_ID_CHARS).collect())
 }
 
 /// Audits and logs a failed verification, at most a few per agent and minute. Never the

@@ -463,8 +463,9 @@ async fn wrong_methods_answer_405() {
     let admin = app.admin("acme").await;
     let id = uuid::Uuid::new_v4();
     for (method, path) in [
-        (reqwest::Method::DELETE, format!("/api/agents/{id}")),
+        (reqwest::Method::PUT, format!("/api/agents/{id}")),
         (reqwest::Method::PUT, "/api/agents".to_owned()),
+        (reqwest::Method::PATCH, "/api/tokens".to_owned()),
         (
             reqwest::Method::POST,
             format!("/api/agents/{id}/webhook-secret"),

@@ -18,6 +18,7 @@ mod keys;
 mod logs;
 mod metrics;
 mod notifications;
+mod operations;
 mod pages;
 mod proxy;
 mod queue;

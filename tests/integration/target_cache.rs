@@ -18,7 +18,7 @@ fn lookups(app: &TestApp, source: &str) -> u64 {
 
 /// Two servers on one database, as behind a load balancer. The cache entries live an hour,
 /// so only invalidation can make a change visible within the tests' deadlines.
-async fn two_servers() -> (TestApp, TestApp) {
+pub(crate) async fn two_servers() -> (TestApp, TestApp) {
     let key = agent_webhooks::crypto::keyring::MasterKeyring::generate_key();
     let options = |database| TestOptions {
         workers: 0,
@@ -34,7 +34,7 @@ async fn two_servers() -> (TestApp, TestApp) {
 
 /// Posts until the agent is served from `app`'s cache (its LISTEN connection may still be
 /// starting), with a signature that is refused either way.
-async fn warm(app: &TestApp, url: &str) {
+pub(crate) async fn warm(app: &TestApp, url: &str) {
     eventually(Duration::from_secs(10), "a cache hit", || async {
         let before = lookups(app, "cache");
         let status = app.post_signed(url, "not-the-secret", b"{}").await.status();

@@ -137,3 +137,17 @@ pub async fn regenerate_runtime_secret(
     services::runtimes::regenerate_secret(&state, &principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Deletes (archives) the agent: it leaves the lists and its webhook URL answers 404 at
+/// once; its executions, request log and audit stay readable.
+#[utoipa::path(delete, path = "/api/agents/{id}", tag = "agents", params(("id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 401), (status = 404)),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    AgentId(id): AgentId,
+) -> Result<StatusCode, AppError> {
+    services::agents::delete(&state, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

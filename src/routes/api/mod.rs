@@ -4,14 +4,17 @@
 mod agents;
 mod audit;
 mod auth;
+mod dashboard;
 mod executions;
 pub mod extract;
 mod notifications;
 mod openapi;
+mod requests;
 mod schemas;
+mod tokens;
 
 use axum::{
-    routing::{get, post},
+    routing::{delete, get, post},
     Router,
 };
 
@@ -24,7 +27,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/agents", get(agents::list).post(agents::create))
-        .route("/api/agents/{id}", get(agents::get).patch(agents::update))
+        .route(
+            "/api/agents/{id}",
+            get(agents::get)
+                .patch(agents::update)
+                .delete(agents::delete),
+        )
         .route(
             "/api/agents/{id}/webhook-secret",
             get(agents::reveal_secret),
@@ -43,7 +51,17 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/agents/{id}/audit", get(audit::for_agent))
         .route("/api/agents/{id}/executions", get(executions::for_agent))
+        .route(
+            "/api/agents/{id}/executions/replay",
+            post(executions::replay_matching),
+        )
+        .route("/api/agents/{id}/requests", get(requests::for_agent))
         .route("/api/executions/{id}", get(executions::get))
+        .route("/api/executions/{id}/detail", get(executions::detail))
+        .route("/api/executions/{id}/replay", post(executions::replay))
+        .route("/api/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/tokens/{id}", delete(tokens::revoke))
+        .route("/api/dashboard", get(dashboard::get))
         .route("/api/audit", get(audit::for_tenant))
         .route("/api/notifications", get(notifications::recent))
         .route(

@@ -6,7 +6,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{agents, audit, auth, executions, notifications, schemas};
+use super::{agents, audit, auth, dashboard, executions, notifications, requests, schemas, tokens};
 use crate::{domain, routes::webhook};
 
 #[derive(OpenApi)]
@@ -14,11 +14,13 @@ use crate::{domain, routes::webhook};
     info(title = "agent-webhooks", description = "Signed webhook triggers for agents: admin REST API."),
     paths(
         auth::login, auth::logout,
-        agents::create, agents::list, agents::get, agents::update,
+        agents::create, agents::list, agents::get, agents::update, agents::delete,
         agents::reveal_secret, agents::regenerate_secret,
         agents::reveal_runtime_secret, agents::regenerate_runtime_secret,
         audit::for_agent, audit::for_tenant,
-        executions::get, executions::for_agent,
+        executions::get, executions::for_agent, executions::detail, executions::replay,
+        executions::replay_matching, requests::for_agent,
+        tokens::list, tokens::create, tokens::revoke, dashboard::get,
         notifications::settings, notifications::update_settings, notifications::reveal_secret,
         notifications::regenerate_secret, notifications::send_test, notifications::recent,
         schemas::validate,
@@ -34,6 +36,11 @@ use crate::{domain, routes::webhook};
         domain::AuditEntry, domain::AuditPage, domain::SchemaValidation, domain::FieldError,
         domain::Execution, domain::ExecutionStatus, domain::ExecutionPage,
         domain::WebhookAccepted, domain::WebhookErrorBody,
+        domain::FailedAttempt, domain::Replayed, domain::ExecutionDetail,
+        executions::ReplayMatching, executions::ReplayedCount,
+        domain::WebhookRequest, domain::RequestOutcome, domain::RequestPage,
+        domain::ApiToken, domain::CreateToken, domain::CreatedToken,
+        domain::Dashboard, domain::ReasonCount, domain::FailingAgent,
     )),
     modifiers(&SecuritySchemes)
 )]

@@ -15,12 +15,18 @@ use axum::{
     Json,
 };
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::{
-    domain::WebhookErrorBody,
+    db::requests::NewRequest,
+    domain::{RequestOutcome, WebhookErrorBody},
     error::{retry_after_seconds, UNAVAILABLE_RETRY_AFTER_SECONDS},
     routes::transport::ClientInfo,
-    services::webhooks::{self, WebhookError},
+    services::{
+        request_log,
+        webhooks::{self, Facts, WebhookError},
+    },
     state::AppState,
 };
 
@@ -61,10 +67,13 @@ pub async fn receive(
     Path(agent_id): Path<String>,
     request: Request,
 ) -> Response {
+    let received_at = chrono::Utc::now();
     let source_ip = ClientInfo::ip_of(request.extensions());
     let (parts, body) = request.into_parts();
     let started = std::time::Instant::now();
     let settings = &state.settings.webhooks;
+    let mut facts = Facts::default();
+    let mut read: Option<(usize, [u8; 32])> = None;
     let result = async {
         check_headers(&parts.headers, settings.max_body_bytes)?;
         let body = read_body(
@@ -73,20 +82,68 @@ pub async fn receive(
             Duration::from_secs(settings.read_timeout_seconds),
         )
         .await?;
+        let body_sha256: [u8; 32] = Sha256::digest(&body).into();
+        read = Some((body.len(), body_sha256));
         webhooks::accept(
             &state,
             &agent_id,
             &parts.headers,
             body,
+            body_sha256,
             source_ip.as_deref(),
+            &mut facts,
         )
         .await
     }
     .await;
-    let response = match result {
-        Ok(accepted) => (StatusCode::ACCEPTED, Json(accepted)).into_response(),
-        Err(err) => error_response(err),
+    let (response, logged) = match result {
+        Ok(accepted) => {
+            let outcome = if facts.duplicate {
+                RequestOutcome::Duplicate
+            } else {
+                RequestOutcome::Accepted
+            };
+            let execution_id = accepted.execution_id;
+            (
+                (StatusCode::ACCEPTED, Json(accepted)).into_response(),
+                Some((outcome, None, Some(execution_id))),
+            )
+        }
+        Err(err) => {
+            let reason = err.reason();
+            (
+                error_response(err),
+                reason.map(|reason| (RequestOutcome::Rejected, Some(reason), None)),
+            )
+        }
     };
+    if let Some((outcome, reason, execution_id)) = logged {
+        let tenant_id = match facts.tenant_id {
+            Some(tenant_id) => Some(tenant_id),
+            None => webhooks::tenant_of(&state, &agent_id).await,
+        };
+        if let (Some(tenant_id), Ok(agent_id)) = (tenant_id, agent_id.parse()) {
+            let (body_bytes, body_sha256) = match read {
+                Some((bytes, hash)) => (bytes as i64, Some(hash)),
+                None => (declared_length(&parts.headers).unwrap_or(0) as i64, None),
+            };
+            state.request_log.record(NewRequest {
+                id: Uuid::now_v7(),
+                tenant_id,
+                agent_id,
+                received_at,
+                status: response.status().as_u16(),
+                outcome,
+                reason,
+                delivery_id: webhooks::logged_delivery_id(&parts.headers),
+                source_ip,
+                body_bytes: body_bytes.clamp(0, i32::MAX as i64) as i32,
+                body_sha256,
+                headers: request_log::logged_headers(&parts.headers),
+                execution_id,
+            });
+        }
+    }
     state
         .metrics
         .webhook_requests
@@ -99,13 +156,17 @@ pub async fn receive(
     response
 }
 
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+}
+
 /// A declared length over the limit is refused before reading; the content type must be JSON
 /// (`application/json` with any parameters, or any `application/*+json`).
 fn check_headers(headers: &HeaderMap, max_body_bytes: usize) -> Result<(), WebhookError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
+    let declared = declared_length(headers);
     if declared.is_some_and(|length| length > max_body_bytes as u64) {
         return Err(WebhookError::PayloadTooLarge);
     }

@@ -1,0 +1,282 @@
+//! The request log's writer: every request to an existing agent's webhook URL, accepted or
+//! refused, becomes a row of `webhook_requests`, without costing the webhook route a
+//! database round trip.
+//!
+//! - The route hands each entry to a bounded buffer (`try_send`, never waits). A full
+//!   buffer drops the entry and counts it (`request_log_entries_total{fate="dropped"}`): a
+//!   flood of bad requests must not take memory without bound, nor slow the good ones.
+//! - One writer task takes whatever is waiting (up to `MAX_BATCH`) and writes it in one
+//!   statement on its own connection (`db::log_pool`, asynchronous commit), so under load a
+//!   statement carries hundreds of rows and at rest one.
+//! - A batch the database refuses is retried once, then dropped and counted as `failed`:
+//!   the log is for people; executions never depend on it.
+//!
+//! What is kept of a request is chosen here: the headers with every credential replaced by
+//! `"[redacted]"`, values cut to `MAX_HEADER_VALUE_CHARS` and the whole to
+//! `MAX_HEADERS_CHARS`; the body's size and SHA-256, never the body.
+
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use prometheus::IntCounterVec;
+use serde_json::{Map, Value};
+use sqlx::PgPool;
+use tokio::sync::mpsc::{self, error::TrySendError};
+
+use uuid::Uuid;
+
+use super::{
+    executions::{DEFAULT_PAGE, MAX_PAGE},
+    Principal,
+};
+use crate::{
+    db::{self, requests::NewRequest},
+    domain::{RequestOutcome, RequestPage},
+    error::AppError,
+};
+
+/// Entries waiting for the writer; at most ~10 KB each (headers are bounded), so ~80 MB.
+const BUFFER: usize = 8192;
+/// Rows per statement.
+const MAX_BATCH: usize = 1000;
+const MAX_HEADER_VALUE_CHARS: usize = 1024;
+const MAX_HEADERS_CHARS: usize = 8192;
+pub const REDACTED: &str = "[redacted]";
+
+#[derive(Clone)]
+pub struct RequestLog {
+    buffer: mpsc::Sender<NewRequest>,
+    fates: IntCounterVec,
+}
+
+impl RequestLog {
+    /// Starts the writer; it stops when the last `RequestLog` is dropped, after writing
+    /// what is buffered.
+    pub fn start(pool: PgPool, fates: IntCounterVec) -> Self {
+        let (buffer, receiver) = mpsc::channel(BUFFER);
+        tokio::spawn(write_batches(pool, receiver, fates.clone()));
+        Self { buffer, fates }
+    }
+
+    /// Queues one entry for the writer, or drops and counts it when the buffer is full.
+    pub fn record(&self, request: NewRequest) {
+        if let Err(TrySendError::Full(_) | TrySendError::Closed(_)) = self.buffer.try_send(request)
+        {
+            self.fates.with_label_values(&["dropped"]).inc();
+        }
+    }
+}
+
+async fn write_batches(
+    pool: PgPool,
+    mut receiver: mpsc::Receiver<NewRequest>,
+    fates: IntCounterVec,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut written = db::requests::insert_many(&pool, &batch).await;
+        if written.is_err() {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            written = db::requests::insert_many(&pool, &batch).await;
+        }
+        match written {
+            Ok(rows) => fates.with_label_values(&["written"]).inc_by(rows),
+            Err(err) => {
+                tracing::warn!(error = %err, rows = batch.len(), "cannot write the request log");
+                fates
+                    .with_label_values(&["failed"])
+                    .inc_by(batch.len() as u64);
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// A page of an agent's request log, newest first.
+pub async fn page_for_agent(
+    pool: &PgPool,
+    principal: &Principal,
+    agent_id: Uuid,
+    outcome: Option<RequestOutcome>,
+    before: Option<Uuid>,
+    limit: Option<i64>,
+) -> Result<RequestPage, AppError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AppError::invalid(
+            "limit",
+            format!("limit must be 1..={MAX_PAGE}"),
+        ));
+    }
+    if db::agents::find(pool, principal.tenant_id, agent_id)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    let items =
+        db::requests::list_for_agent(pool, principal.tenant_id, agent_id, outcome, before, limit)
+            .await?;
+    let next_before = if items.len() as i64 == limit {
+        items.last().map(|request| request.id)
+    } else {
+        None
+    };
+    Ok(RequestPage { items, next_before })
+}
+
+/// Whether a header carries a credential: signatures, authorization, cookies, tokens, keys.
+fn is_secret(name: &str) -> bool {
+    matches!(
+        name,
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
+    ) || [
+        "signature",
+        "token",
+        "secret",
+        "hmac",
+        "api-key",
+        "apikey",
+        "password",
+    ]
+    .iter()
+    .any(|part| name.contains(part))
+}
+
+/// The headers as a JSON object for the log: names lowercase (as HTTP/2 and `http` keep
+/// them), repeated headers joined by ", ", credentials redacted, sizes bounded.
+pub fn logged_headers(headers: &HeaderMap) -> Value {
+    let mut object = Map::new();
+    let mut budget = MAX_HEADERS_CHARS;
+    for name in headers.keys() {
+        let name = name.as_str();
+        let value = if is_secret(name) {
+            REDACTED.to_owned()
+        } else {
+            let joined = headers
+                .get_all(name)
+                .iter()
+                .map(|value| String::from_utf8_lossy(value.as_bytes()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            cut(joined, MAX_HEADER_VALUE_CHARS)
+        };
+        let size = name.len() + value.chars().count();
+        if size > budget {
+            object.insert("[truncated]".into(), Value::Bool(true));
+            break;
+        }
+        budget -= size;
+        object.insert(name.to_owned(), Value::String(value));
+    }
+    Value::Object(object)
+}
+
+/// At most `max` characters, marked with "…" when cut.
+fn cut(text: String, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn credentials_are_redacted_and_everything_else_is_kept() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("authorization", "Bearer abc"),
+            ("cookie", "session=abc"),
+            ("x-hub-signature-256", "sha256=00"),
+            ("webhook-signature", "v1,abc"),
+            ("stripe-signature", "t=1,v1=abc"),
+            ("x-gitlab-token", "abc"),
+            ("x-shopify-hmac-sha256", "abc"),
+            ("x-api-key", "abc"),
+            ("user-agent", "GitHub-Hookshot/1"),
+            ("x-github-delivery", "d-1"),
+        ] {
+            headers.append(name, HeaderValue::from_static(value));
+        }
+        headers.append("accept", HeaderValue::from_static("a"));
+        headers.append("accept", HeaderValue::from_static("b"));
+        let logged = logged_headers(&headers);
+        for secret in [
+            "authorization",
+            "cookie",
+            "x-hub-signature-256",
+            "webhook-signature",
+            "stripe-signature",
+            "x-gitlab-token",
+            "x-shopify-hmac-sha256",
+            "x-api-key",
+        ] {
+            assert_eq!(logged[secret], REDACTED, "{secret}");
+        }
+        assert_eq!(logged["user-agent"], "GitHub-Hookshot/1");
+        assert_eq!(logged["x-github-delivery"], "d-1");
+        assert_eq!(logged["accept"], "a, b");
+        assert!(!logged.to_string().contains("abc"));
+    }
+
+    fn entry() -> NewRequest {
+        NewRequest {
+            id: Uuid::now_v7(),
+            tenant_id: Uuid::nil(),
+            agent_id: Uuid::nil(),
+            received_at: chrono::Utc::now(),
+            status: 401,
+            outcome: RequestOutcome::Rejected,
+            reason: Some("invalid_signature"),
+            delivery_id: None,
+            source_ip: None,
+            body_bytes: 2,
+            body_sha256: None,
+            headers: Value::Object(Map::new()),
+            execution_id: None,
+        }
+    }
+
+    /// A writer that cannot write (no database at that address) fills the buffer: what
+    /// does not fit is dropped at once and counted, and `record` never waits.
+    #[tokio::test]
+    async fn a_full_buffer_drops_and_counts_instead_of_waiting() {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+            .unwrap();
+        let fates = IntCounterVec::new(prometheus::Opts::new("t", "t"), &["fate"]).unwrap();
+        let log = RequestLog::start(pool, fates.clone());
+        let started = std::time::Instant::now();
+        for _ in 0..BUFFER + 2 * MAX_BATCH {
+            log.record(entry());
+        }
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let dropped = fates.with_label_values(&["dropped"]).get();
+        assert!(
+            (MAX_BATCH as u64..=2 * MAX_BATCH as u64).contains(&dropped),
+            "dropped {dropped}"
+        );
+    }
+
+    #[test]
+    fn sizes_are_bounded() {
+        let mut headers = HeaderMap::new();
+        let long = "x".repeat(5000);
+        for i in 0..50 {
+            headers.insert(
+                axum::http::HeaderName::from_bytes(format!("x-h{i}").as_bytes()).unwrap(),
+                HeaderValue::from_str(&long).unwrap(),
+            );
+        }
+        let logged = logged_headers(&headers);
+        assert!(logged.to_string().len() < MAX_HEADERS_CHARS + 2048);
+        assert_eq!(logged["[truncated]"], true);
+        assert_eq!(logged["x-h0"].as_str().unwrap().chars().count(), 1025);
+    }
+}
