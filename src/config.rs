@@ -145,6 +145,9 @@ pub struct WebhookSettings {
     /// The cache pings itself through its LISTEN connection this often, and stops serving
     /// when a ping takes longer than this to come back.
     pub target_cache_heartbeat_seconds: u64,
+    /// Refused requests per agent and second the request log records (per process); the
+    /// rest are counted in `request_log_entries_total{fate="dropped"}`.
+    pub request_log_refusals_per_second: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -229,6 +232,7 @@ impl Default for WebhookSettings {
             read_timeout_seconds: 10,
             target_cache_seconds: 60,
             target_cache_heartbeat_seconds: 5,
+            request_log_refusals_per_second: 1000,
         }
     }
 }
@@ -328,6 +332,7 @@ impl Settings {
         env_override!("WEBHOOK_READ_TIMEOUT_SECONDS" => self.webhooks.read_timeout_seconds);
         env_override!("WEBHOOK_TARGET_CACHE_SECONDS" => self.webhooks.target_cache_seconds);
         env_override!("WEBHOOK_TARGET_CACHE_HEARTBEAT_SECONDS" => self.webhooks.target_cache_heartbeat_seconds);
+        env_override!("REQUEST_LOG_REFUSALS_PER_SECOND" => self.webhooks.request_log_refusals_per_second);
         env_override!("DEFAULT_RATE_LIMIT_PER_MINUTE" => self.webhooks.default_rate_limit_per_minute);
         if let Some(value) = lookup("MASTER_KEYS") {
             self.security.master_keys = value
@@ -415,6 +420,9 @@ impl Settings {
         }
         if self.webhooks.max_body_bytes == 0 || self.webhooks.read_timeout_seconds == 0 {
             bail!("webhooks.max_body_bytes and webhooks.read_timeout_seconds must be positive");
+        }
+        if self.webhooks.request_log_refusals_per_second == 0 {
+            bail!("webhooks.request_log_refusals_per_second (REQUEST_LOG_REFUSALS_PER_SECOND) must be at least 1");
         }
         let limit = self.webhooks.default_rate_limit_per_minute;
         if !(1..=1_000_000).contains(&limit) {

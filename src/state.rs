@@ -64,6 +64,10 @@ pub struct Limits {
     failure_reports: DefaultKeyedRateLimiter<Uuid>,
     /// Counts invalid signatures per agent for `webhook.signature_failures` events.
     pub signature_alarm: SignatureAlarm,
+    /// Per agent: refused requests that get a request log entry
+    /// (`webhooks.request_log_refusals_per_second`): a flood of bad requests to one agent
+    /// costs a bounded share of the log's writes and cannot crowd out other agents' entries.
+    logged_refusals: DefaultKeyedRateLimiter<Uuid>,
 }
 
 /// Audit entries and warnings for failed verifications, per agent and minute.
@@ -103,6 +107,10 @@ impl Limits {
             webhooks: Mutex::new(HashMap::new()),
             failure_reports: RateLimiter::keyed(Quota::per_minute(FAILURE_REPORTS_PER_MINUTE)),
             signature_alarm: SignatureAlarm::new(settings.alerts.signature_failures_threshold),
+            logged_refusals: RateLimiter::keyed(Quota::per_second(
+                NonZeroU32::new(settings.webhooks.request_log_refusals_per_second)
+                    .unwrap_or(NonZeroU32::MIN),
+            )),
         }
     }
 
@@ -139,6 +147,13 @@ impl Limits {
     /// the entries that got through instead of one row per request.
     pub fn may_report_failure(&self, agent_id: Uuid) -> bool {
         self.failure_reports.check_key(&agent_id).is_ok()
+    }
+
+    /// Whether this refused request to the agent may get a request log entry.
+    pub fn may_log_refusal(&self, agent_id: Uuid) -> bool {
+        // Keyed by existing agents only (unknown ids are not logged), so the keys are
+        // bounded without `take_keyed`'s pruning, whose count walks every shard.
+        self.logged_refusals.check_key(&agent_id).is_ok()
     }
 
     /// Takes one secret reveal from the actor's bucket, or says how long to wait.

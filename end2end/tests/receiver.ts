@@ -15,7 +15,8 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(answer: unknown): Promise<Receiver> {
+/** Answers every request with `answer` as JSON, with HTTP status `status`. */
+export async function startReceiver(answer: unknown, status = 200): Promise<Receiver> {
   const received: Received[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -26,7 +27,7 @@ export async function startReceiver(answer: unknown): Promise<Receiver> {
         headers[name] = Array.isArray(value) ? value.join(', ') : (value ?? '');
       }
       received.push({ path: req.url ?? '', headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(answer));
     });
   });

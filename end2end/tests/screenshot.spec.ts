@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { test, expect } from '@playwright/test';
+import { test, expect, type Page } from '@playwright/test';
 import {
   createAdmin,
   createAgentViaApi,
@@ -12,13 +12,22 @@ import {
   UUID_RE,
 } from './helpers';
 
-// The README's picture of the agent page: a real agent with a schema and one completed
-// execution. The page is always exercised; the picture is written to
-// docs/screenshots/agent-detail.png only when asked (UPDATE_SCREENSHOTS=1), so a test run
-// leaves the work tree as it found it.
+// The README's pictures: the agent page (a real agent with a schema and one completed
+// execution), that execution's page, and the home dashboard. The pages are always
+// exercised; the pictures are written to docs/screenshots/ only when asked
+// (UPDATE_SCREENSHOTS=1), so a test run leaves the work tree as it found it.
 
-const SCREENSHOT = path.resolve(__dirname, '..', '..', 'docs', 'screenshots', 'agent-detail.png');
+const SCREENSHOTS = path.resolve(__dirname, '..', '..', 'docs', 'screenshots');
 const UPDATE = process.env.UPDATE_SCREENSHOTS === '1';
+
+async function picture(page: Page, name: string): Promise<void> {
+  const png = await page.screenshot({ fullPage: true, animations: 'disabled', caret: 'hide' });
+  expect(png.length).toBeGreaterThan(10_000);
+  if (UPDATE) {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    writeFileSync(path.join(SCREENSHOTS, name), png);
+  }
+}
 
 test.use({ viewport: { width: 1280, height: 900 } });
 
@@ -50,10 +59,22 @@ test('agent detail page screenshot for the README', async ({ page }) => {
   await expect(page.getByLabel('HMAC secret', { exact: true })).toHaveValue(MASKED);
   await expect(section(page, 'Status', 2)).toBeVisible();
 
-  const picture = await page.screenshot({ fullPage: true, animations: 'disabled', caret: 'hide' });
-  expect(picture.length).toBeGreaterThan(10_000);
-  if (UPDATE) {
-    mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
-    writeFileSync(SCREENSHOT, picture);
-  }
+  await picture(page, 'agent-detail.png');
+
+  // Its execution's page, and the dashboard with this traffic and one refused request.
+  await view.click();
+  await page.getByRole('link', { name: `Open execution ${executionId}` }).click();
+  await expect(section(page, 'Timeline', 2)).toContainText('Finished: completed');
+  await expect(section(page, 'Request', 2)).toContainText('[redacted]');
+  await picture(page, 'execution.png');
+
+  await page.request.post(agent.webhook_url!, {
+    data: '{"ticket_id": 1}',
+    headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': 'sha256=00' },
+  });
+  await expect(async () => {
+    await page.goto('/');
+    await expect(section(page, 'Last 24 hours', 2)).toContainText('invalid_signature: 1', { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  await picture(page, 'dashboard.png');
 });

@@ -8,11 +8,13 @@ mod codec;
 #[cfg(feature = "ssr")]
 pub(crate) mod context;
 mod notifications;
+mod operations;
 mod status;
 mod webhooks;
 
 pub use agents::*;
 pub use auth::*;
 pub use notifications::*;
+pub use operations::*;
 pub use status::*;
 pub use webhooks::*;

@@ -18,8 +18,8 @@ use leptos_router::{
 
 use crate::api::{signed_in_user, Logout};
 use pages::{
-    agent::AgentPage, agents::AgentsPage, home::HomePage, login::LoginPage, not_found::NotFound,
-    settings::SettingsPage,
+    agent::AgentPage, agents::AgentsPage, execution::ExecutionPage, home::HomePage,
+    login::LoginPage, not_found::NotFound, settings::SettingsPage, tokens::TokensPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -64,6 +64,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("login") view=LoginPage/>
                     <Route path=StaticSegment("agents") view=AgentsPage ssr=SsrMode::Async/>
                     <Route path=path!("/agents/:id") view=AgentPage ssr=SsrMode::Async/>
+                    <Route path=path!("/executions/:id") view=ExecutionPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("tokens") view=TokensPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("settings") view=SettingsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
@@ -86,6 +88,7 @@ fn TopBar() -> impl IntoView {
                         match user.await {
                             Ok(Some(user)) => view! {
                                 <A href="/agents">"Agents"</A>
+                                <A href="/tokens">"Tokens"</A>
                                 <A href="/settings">"Settings"</A>
                                 <span class="muted user">{user.email}</span>
                                 // Posted by the browser before hydration; sent as JSON by the

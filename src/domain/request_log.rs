@@ -60,7 +60,8 @@ pub struct WebhookRequest {
     pub reason: Option<String>,
     pub delivery_id: Option<String>,
     pub source_ip: Option<String>,
-    /// Bytes of body read (up to the limit when the body was too large).
+    /// The body's size: the bytes read, or the declared `Content-Length` (0 without one) when
+    /// the body was refused unread (too large, wrong content type, not sent in time).
     pub body_bytes: i64,
     /// Hex SHA-256 of the body, when it was read whole.
     pub body_sha256: Option<String>,

@@ -5,11 +5,16 @@
 //! - The route hands each entry to a bounded buffer (`try_send`, never waits). A full
 //!   buffer drops the entry and counts it (`request_log_entries_total{fate="dropped"}`): a
 //!   flood of bad requests must not take memory without bound, nor slow the good ones.
-//! - One writer task takes whatever is waiting (up to `MAX_BATCH`) and writes it in one
-//!   statement on its own connection (`db::log_pool`, asynchronous commit), so under load a
-//!   statement carries hundreds of rows and at rest one.
+//! - One writer task takes what is waiting, gives more a moment to arrive (`LINGER`, 100 ms),
+//!   and writes up to `MAX_BATCH` rows in one statement on its own connection
+//!   (`db::log_pool`, asynchronous commit): a few statements a second whatever the load.
 //! - A batch the database refuses is retried once, then dropped and counted as `failed`:
 //!   the log is for people; executions never depend on it.
+//! - Refused requests are recorded up to `webhooks.request_log_refusals_per_second` (1,000)
+//!   per agent and second in each process (`Limits::may_log_refusal`), the rest counted as
+//!   dropped: a flood of bad requests to one
+//!   agent writes a bounded number of rows, and cannot fill the buffer other agents' entries
+//!   need.
 //!
 //! What is kept of a request is chosen here: the headers with every credential replaced by
 //! `"[redacted]"`, values cut to `MAX_HEADER_VALUE_CHARS` and the whole to
@@ -18,7 +23,7 @@
 use std::time::Duration;
 
 use axum::http::HeaderMap;
-use prometheus::IntCounterVec;
+use prometheus::{IntCounter, IntCounterVec};
 use serde_json::{Map, Value};
 use sqlx::PgPool;
 use tokio::sync::mpsc::{self, error::TrySendError};
@@ -39,6 +44,8 @@ use crate::{
 const BUFFER: usize = 8192;
 /// Rows per statement.
 const MAX_BATCH: usize = 1000;
+/// How long the writer waits for more entries before writing a batch that is not full.
+const LINGER: Duration = Duration::from_millis(100);
 const MAX_HEADER_VALUE_CHARS: usize = 1024;
 const MAX_HEADERS_CHARS: usize = 8192;
 pub const REDACTED: &str = "[redacted]";
@@ -46,7 +53,8 @@ pub const REDACTED: &str = "[redacted]";
 #[derive(Clone)]
 pub struct RequestLog {
     buffer: mpsc::Sender<NewRequest>,
-    fates: IntCounterVec,
+    /// `request_log_entries_total{fate="dropped"}`, resolved once: counted on the hot path.
+    dropped: IntCounter,
 }
 
 impl RequestLog {
@@ -54,16 +62,22 @@ impl RequestLog {
     /// what is buffered.
     pub fn start(pool: PgPool, fates: IntCounterVec) -> Self {
         let (buffer, receiver) = mpsc::channel(BUFFER);
-        tokio::spawn(write_batches(pool, receiver, fates.clone()));
-        Self { buffer, fates }
+        let dropped = fates.with_label_values(&["dropped"]);
+        tokio::spawn(write_batches(pool, receiver, fates));
+        Self { buffer, dropped }
     }
 
     /// Queues one entry for the writer, or drops and counts it when the buffer is full.
     pub fn record(&self, request: NewRequest) {
         if let Err(TrySendError::Full(_) | TrySendError::Closed(_)) = self.buffer.try_send(request)
         {
-            self.fates.with_label_values(&["dropped"]).inc();
+            self.dropped();
         }
+    }
+
+    /// Counts an entry that was not recorded.
+    pub fn dropped(&self) {
+        self.dropped.inc();
     }
 }
 
@@ -74,6 +88,17 @@ async fn write_batches(
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        if batch.len() < MAX_BATCH {
+            // Let a steady trickle gather into one statement (a few per second instead of
+            // one per handful of requests); a full batch goes at once.
+            tokio::time::sleep(LINGER).await;
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(entry) => batch.push(entry),
+                    Err(_) => break,
+                }
+            }
+        }
         let mut written = db::requests::insert_many(&pool, &batch).await;
         if written.is_err() {
             tokio::time::sleep(Duration::from_millis(500)).await;

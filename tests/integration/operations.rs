@@ -947,3 +947,40 @@ async fn the_dashboard_counts_the_tenants_last_day_from_the_database() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_flood_of_refusals_to_one_agent_is_logged_up_to_its_share() {
+    let app = spawn_app_with(TestOptions {
+        workers: 0,
+        tweak: Some(|settings| settings.webhooks.request_log_refusals_per_second = 5),
+        ..Default::default()
+    })
+    .await;
+    let admin = app.admin("acme").await;
+    let flooded = app.agent(&admin, json!({"name": "flooded"})).await;
+    let quiet = app.agent(&admin, json!({"name": "quiet"})).await;
+    for _ in 0..40 {
+        let status = app.post_signed(&flooded.url, "wrong", b"{}").await.status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // Accepted requests and other agents' refusals are still recorded.
+    assert_eq!(
+        app.post_signed(&flooded.url, &flooded.secret, b"{}")
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    app.post_signed(&quiet.url, "wrong", b"{}").await;
+    requests(&app, &admin, &quiet, 1).await;
+    let logged = requests(&app, &admin, &flooded, 6).await;
+    let refused = logged.iter().filter(|r| r["outcome"] == "rejected").count();
+    assert!((5..40).contains(&refused), "{refused} refusals logged");
+    assert!(logged.iter().any(|r| r["outcome"] == "accepted"));
+    let dropped = app
+        .state
+        .metrics
+        .request_log
+        .with_label_values(&["dropped"])
+        .get();
+    assert_eq!(dropped, 40 - refused as u64);
+}

@@ -120,12 +120,17 @@ pub async fn receive(
     if let Some((outcome, reason, execution_id)) = logged {
         let tenant_id = match facts.tenant_id {
             Some(tenant_id) => Some(tenant_id),
+            // Refused before the agent was looked up (size, content type, read timeout).
             None => webhooks::tenant_of(&state, &agent_id).await,
         };
         if let (Some(tenant_id), Ok(agent_id)) = (tenant_id, agent_id.parse()) {
+            if outcome == RequestOutcome::Rejected && !state.limits.may_log_refusal(agent_id) {
+                state.request_log.dropped();
+                return finish(&state, response, started);
+            }
             let (body_bytes, body_sha256) = match read {
-                Some((bytes, hash)) => (bytes as i64, Some(hash)),
-                None => (declared_length(&parts.headers).unwrap_or(0) as i64, None),
+                Some((bytes, hash)) => (bytes as u64, Some(hash)),
+                None => (declared_length(&parts.headers).unwrap_or(0), None),
             };
             state.request_log.record(NewRequest {
                 id: Uuid::now_v7(),
@@ -137,13 +142,18 @@ pub async fn receive(
                 reason,
                 delivery_id: webhooks::logged_delivery_id(&parts.headers),
                 source_ip,
-                body_bytes: body_bytes.clamp(0, i32::MAX as i64) as i32,
+                body_bytes: i32::try_from(body_bytes).unwrap_or(i32::MAX),
                 body_sha256,
                 headers: request_log::logged_headers(&parts.headers),
                 execution_id,
             });
         }
     }
+    finish(&state, response, started)
+}
+
+/// Counts the answer in the metrics.
+fn finish(state: &AppState, response: Response, started: std::time::Instant) -> Response {
     state
         .metrics
         .webhook_requests

@@ -3,14 +3,14 @@ use std::sync::{
     Arc,
 };
 
-use leptos::prelude::*;
+use leptos::{ev::SubmitEvent, html, prelude::*};
 use uuid::Uuid;
 
 use crate::{
-    api::list_executions,
+    api::{list_executions, replay_failed},
     app::{
         browser::sleep_ms,
-        components::{ErrorNotice, StatusBadge},
+        components::{ConfirmDialog, ErrorNotice, StatusBadge},
         resource::server_resource,
     },
     domain::{Execution, ExecutionStatus},
@@ -23,11 +23,44 @@ pub struct ExecutionsReload(pub RwSignal<u32>);
 /// How often the list refreshes while an execution is queued or running.
 const POLL_MS: u32 = 2_000;
 
+/// Which page of which executions the list shows.
+#[derive(Clone, Debug, PartialEq, Default)]
+struct Filter {
+    status: Option<ExecutionStatus>,
+    delivery_id: Option<String>,
+    before: Option<Uuid>,
+}
+
 #[component]
 pub fn Executions(agent_id: Uuid) -> impl IntoView {
     let reload = use_context::<ExecutionsReload>().unwrap_or(ExecutionsReload(RwSignal::new(0)));
-    let page = server_resource(move || reload.0.get(), move |_| list_executions(agent_id));
+    let filter = RwSignal::new(Filter::default());
+    let page = server_resource(
+        move || (reload.0.get(), filter.get()),
+        move |(_, filter)| {
+            list_executions(agent_id, filter.status, filter.delivery_id, filter.before)
+        },
+    );
     let selected = RwSignal::new(None::<Uuid>);
+    let status_input = NodeRef::<html::Select>::new();
+    let delivery_input = NodeRef::<html::Input>::new();
+    let apply = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let status = status_input
+            .get_untracked()
+            .and_then(|select| select.value().parse().ok());
+        let delivery_id = delivery_input
+            .get_untracked()
+            .map(|input| input.value().trim().to_owned())
+            .filter(|id| !id.is_empty());
+        filter.set(Filter {
+            status,
+            delivery_id,
+            before: None,
+        });
+        // Apply also reloads when the filter stays the same.
+        reload.0.update(|n| *n += 1);
+    };
 
     // Poll while anything is unfinished; stop when the page is left.
     let alive = Arc::new(AtomicBool::new(true));
@@ -54,18 +87,93 @@ pub fn Executions(agent_id: Uuid) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="executions">
             <h2 id="executions">"Executions"</h2>
+            <form class="filters" on:submit=apply aria-label="Filter executions">
+                <label for="execution-status">"Status"</label>
+                <select id="execution-status" node_ref=status_input>
+                    <option value="">"any"</option>
+                    {ExecutionStatus::ALL
+                        .into_iter()
+                        .map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> })
+                        .collect_view()}
+                </select>
+                <label for="execution-delivery">"Delivery id"</label>
+                <input id="execution-delivery" type="search" node_ref=delivery_input/>
+                <button type="submit" class="button secondary">"Apply"</button>
+            </form>
             <Transition fallback=|| view! { <p class="muted">"Loading executions…"</p> }>
                 {move || Suspend::new(async move {
                     match page.await {
                         Ok(page) if page.items.is_empty() => view! {
-                            <p class="muted">"No executions yet. Send a test webhook to see one here."</p>
+                            <p class="muted">"No executions here. Send a test webhook to see one."</p>
                         }.into_any(),
-                        Ok(page) => view! { <ExecutionTable items=page.items selected/> }.into_any(),
+                        Ok(page) => {
+                            let next = page.next_before;
+                            view! {
+                                <ExecutionTable items=page.items selected/>
+                                <div class="actions">
+                                    <button type="button" class="button secondary"
+                                        disabled=move || filter.with(|f| f.before.is_none())
+                                        on:click=move |_| filter.update(|f| f.before = None)>
+                                        "Newest"
+                                    </button>
+                                    <button type="button" class="button secondary" disabled=next.is_none()
+                                        on:click=move |_| filter.update(|f| f.before = next)>
+                                        "Older"
+                                    </button>
+                                </div>
+                            }.into_any()
+                        }
                         Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
                 })}
             </Transition>
+            <ReplayFailed agent_id/>
         </section>
+    }
+}
+
+/// Replays the agent's failed executions of a recent period, after a confirmation.
+#[component]
+fn ReplayFailed(agent_id: Uuid) -> impl IntoView {
+    let reload = use_context::<ExecutionsReload>();
+    let hours_input = NodeRef::<html::Select>::new();
+    let open = RwSignal::new(false);
+    let replay = Action::new(move |hours: &u32| {
+        let hours = *hours;
+        async move {
+            let result = replay_failed(agent_id, hours).await;
+            if let (Ok(_), Some(reload)) = (&result, reload) {
+                reload.0.update(|n| *n += 1);
+            }
+            result
+        }
+    });
+    let hours = move || {
+        hours_input
+            .get_untracked()
+            .and_then(|select| select.value().parse().ok())
+            .unwrap_or(24)
+    };
+    view! {
+        <div class="field-row">
+            <label for="replay-hours">"Replay failed executions of the last"</label>
+            <select id="replay-hours" node_ref=hours_input>
+                <option value="1">"hour"</option>
+                <option value="24" selected>"24 hours"</option>
+                <option value="168">"7 days"</option>
+            </select>
+            <button type="button" class="button secondary" on:click=move |_| open.set(true)>
+                "Replay failed"
+            </button>
+        </div>
+        <ConfirmDialog open title="Replay failed executions?" confirm_label="Replay"
+            on_confirm=Callback::new(move |_| { replay.dispatch(hours()); })>
+            <p>"Each failed execution of the period runs again as a new execution, with the same payload."</p>
+        </ConfirmDialog>
+        <p role="status" class="notice">
+            {move || replay.value().get().and_then(Result::ok).map(|n| format!("{n} executions replayed."))}
+        </p>
+        {move || replay.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error/> })}
     }
 }
 
@@ -128,7 +236,9 @@ fn ExecutionDetails(execution: Execution) -> impl IntoView {
     let finished = execution.status == ExecutionStatus::Failed;
     view! {
         <div class="execution-details">
-            <p class="mono muted">{execution.id.to_string()}</p>
+            <p class="mono muted">
+                <a href=format!("/executions/{}", execution.id)>{format!("Open execution {}", execution.id)}</a>
+            </p>
             <h4>"Payload"</h4>
             <pre class="code">{pretty(&execution.payload)}</pre>
             <h4>"Result"</h4>

@@ -1,9 +1,11 @@
 //! The agent detail page: every control of one agent's webhook.
 
 mod executions;
+mod requests;
 mod runtime;
 mod schema;
 mod secret;
+mod settings;
 mod status;
 mod test_webhook;
 mod webhook_config;
@@ -30,6 +32,10 @@ pub struct AgentReload(pub RwSignal<u32>);
 #[derive(Clone, Copy)]
 pub struct AuditReload(pub RwSignal<u32>);
 
+/// Whether the settings form was just saved (kept across the reload the save causes).
+#[derive(Clone, Copy)]
+pub struct SettingsSaved(pub RwSignal<bool>);
+
 /// The agent's saved payload schema, as the schema editor last saved it.
 #[derive(Clone, Copy)]
 pub struct SavedSchema(pub RwSignal<Option<serde_json::Value>>);
@@ -45,6 +51,7 @@ pub fn AgentPage() -> impl IntoView {
     };
     let reload = AgentReload(RwSignal::new(0));
     provide_context(reload);
+    provide_context(SettingsSaved(RwSignal::new(false)));
     let agent = server_resource(
         move || (id(), reload.0.get()),
         |(id, _)| async move {
@@ -94,6 +101,8 @@ fn AgentDetail(agent: Agent) -> impl IntoView {
         <runtime::Runtime agent=agent.clone()/>
         <test_webhook::TestWebhook agent=agent.clone()/>
         <executions::Executions agent_id=agent.id/>
+        <requests::RequestLog agent_id=agent.id/>
+        <settings::AgentSettings agent=agent.clone()/>
         <status::AgentStatusSection agent/>
     }
 }
