@@ -25,10 +25,16 @@ create table webhook_requests (
 create index webhook_requests_agent_idx on webhook_requests (agent_id, id desc);
 create index webhook_requests_tenant_idx on webhook_requests (tenant_id, received_at);
 -- Rows arrive in time order: a BRIN index finds the old ones for a few pages of index.
+-- The request that queued an execution (the execution page).
+create index webhook_requests_execution_idx on webhook_requests (execution_id)
+    where execution_id is not null;
 create index webhook_requests_received_brin on webhook_requests using brin (received_at);
 
 -- Replays: the execution a replay copied its payload from.
 alter table agent_executions add column replay_of uuid;
+-- A bulk replay skips executions replayed already.
+create index agent_executions_replay_of_idx on agent_executions (replay_of)
+    where replay_of is not null;
 -- Failed attempts, for the execution's timeline: [{attempt, started_at, failed_at, error}].
 alter table agent_executions add column attempt_log jsonb not null default '[]';
 create index agent_executions_created_brin on agent_executions using brin (created_at);

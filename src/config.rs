@@ -466,6 +466,10 @@ impl Settings {
                 bail!("{name} must be 1..=36500");
             }
         }
+        if retention.deliveries_hours > retention.executions_days.saturating_mul(24) {
+            // A repeated delivery id would answer with an execution already pruned.
+            bail!("retention.deliveries_hours (RETENTION_DELIVERIES_HOURS) must not exceed retention.executions_days (RETENTION_EXECUTIONS_DAYS) in hours");
+        }
         if retention.interval_seconds == 0 {
             bail!("retention.interval_seconds (RETENTION_INTERVAL_SECONDS) must be at least 1");
         }

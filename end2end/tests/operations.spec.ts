@@ -73,8 +73,14 @@ test('the request log shows accepted and refused requests, with redacted headers
   await expect(rejected).toContainText('127.0.0.1');
   await expect(rows.filter({ hasText: 'accepted' })).toContainText('202');
 
-  await rejected.getByRole('button').click();
   const details = log.locator('.details-row');
+  // The last Refresh may still be re-rendering the rows: open the details once they settle.
+  await expect(async () => {
+    if ((await details.count()) === 0) {
+      await rejected.getByRole('button').click();
+    }
+    await expect(details).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 10_000 });
   await expect(details).toContainText('x-hub-signature-256: [redacted]');
   await expect(details).toContainText('x-github-delivery: delivery-refused-1');
   await expect(details).toContainText('7 bytes · SHA-256');

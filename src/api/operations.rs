@@ -92,7 +92,11 @@ pub async fn list_tokens() -> Result<Vec<ApiToken>, ApiError> {
 pub async fn new_token(name: String, days: Option<u32>) -> Result<CreatedToken, ApiError> {
     use super::context::{fail, principal};
     use crate::domain::CreateToken;
+    use crate::error::AppError;
     let (state, principal) = principal().await?;
+    if days.is_some_and(|days| !(1..=3650).contains(&days)) {
+        return Err(fail(AppError::invalid("days", "days must be 1..=3650")));
+    }
     let expires_at = days.map(|days| chrono::Utc::now() + chrono::Duration::days(days.into()));
     crate::services::tokens::create(&state.pool, &principal, CreateToken { name, expires_at })
         .await

@@ -86,16 +86,18 @@ pub async fn find(
         .await
 }
 
-/// Locks the agent row for the rest of the caller's transaction.
+/// Locks the agent row for the rest of the caller's transaction; `false` when there is no
+/// such agent or it is archived (an archived agent is read-only: its history stays).
 pub async fn lock(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
-    Ok(
-        sqlx::query("select 1 from agents where tenant_id = $1 and id = $2 for update")
-            .bind(tenant_id)
-            .bind(id)
-            .fetch_optional(conn)
-            .await?
-            .is_some(),
+    Ok(sqlx::query(
+        "select 1 from agents where tenant_id = $1 and id = $2 and status <> 'archived'
+             for update",
     )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .is_some())
 }
 
 pub async fn list(db: impl PgExecutor<'_>, tenant_id: Uuid) -> Result<Vec<AgentRow>, sqlx::Error> {

@@ -153,7 +153,7 @@ pub async fn list_for_agent(
 pub enum ReplaySource {
     /// This execution.
     One(Uuid),
-    /// The agent's executions of this status created since then.
+    /// The agent's executions of this status created since then that were not replayed yet.
     Matching {
         agent_id: Uuid,
         status: ExecutionStatus,
@@ -183,10 +183,13 @@ pub async fn insert_replays(
     sqlx::query_as(
         "with source as (
              select id, tenant_id, agent_id, payload, raw_body, delivery_id
-             from agent_executions
+             from agent_executions e
              where tenant_id = $1
                and ($2::uuid is null or id = $2)
-               and ($3::uuid is null or (agent_id = $3 and status = $4 and created_at >= $5))
+               and ($3::uuid is null or (agent_id = $3 and status = $4 and created_at >= $5
+                   -- replayed once already: its replay is the one to replay again, so
+                   -- repeated bulk replays do not multiply
+                   and not exists (select 1 from agent_executions r where r.replay_of = e.id)))
              order by created_at
          ), replay as (
              insert into agent_executions

@@ -133,7 +133,7 @@ pub async fn for_execution(
         "select id, received_at, status, outcome, reason, delivery_id, source_ip, body_bytes,
                 body_sha256, headers, execution_id
          from webhook_requests
-         where agent_id = $2 and tenant_id = $1 and execution_id = $3 and outcome = 'accepted'
+         where execution_id = $3 and agent_id = $2 and tenant_id = $1 and outcome = 'accepted'
          order by id limit 1",
     )
     .bind(tenant_id)

@@ -230,9 +230,6 @@ pub async fn update(
         .status
         .parse()
         .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?;
-    if current_status == AgentStatus::Archived {
-        return Err(AppError::Conflict("the agent is deleted".into()));
-    }
     if patch.status == Some(AgentStatus::Archived) {
         return Err(AppError::invalid("status", ARCHIVE_WITH_DELETE));
     }
@@ -347,9 +344,6 @@ pub async fn delete(state: &AppState, principal: &Principal, id: Uuid) -> Result
     let current = db::agents::find(&mut *tx, principal.tenant_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if current.status == AgentStatus::Archived.as_str() {
-        return Err(AppError::NotFound);
-    }
     db::agents::archive(&mut *tx, principal.tenant_id, id).await?;
     audit::record(
         &mut *tx,

@@ -85,13 +85,17 @@ pub async fn detail(
     })
 }
 
-/// Refuses replays for an agent that would refuse the delivery itself.
+/// Refuses replays for an agent that would refuse the delivery itself. Locks the agent for
+/// the caller's transaction, so a concurrent delete or suspension waits for the replay.
 async fn check_replayable(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     principal: &Principal,
     agent_id: Uuid,
 ) -> Result<(), AppError> {
-    let agent = db::agents::find(pool, principal.tenant_id, agent_id)
+    if !db::agents::lock(conn, principal.tenant_id, agent_id).await? {
+        return Err(AppError::NotFound);
+    }
+    let agent = db::agents::find(&mut *conn, principal.tenant_id, agent_id)
         .await?
         .ok_or(AppError::NotFound)?;
     if agent.status != AgentStatus::Active.as_str() {
@@ -106,8 +110,14 @@ async fn check_replayable(
 /// Queues a replay of one execution.
 pub async fn replay(pool: &PgPool, principal: &Principal, id: Uuid) -> Result<Replayed, AppError> {
     let original = get(pool, principal, id).await?;
-    check_replayable(pool, principal, original.agent_id).await?;
+    if !original.status.is_finished() {
+        return Err(AppError::Conflict(format!(
+            "the execution is {}: only a finished execution can be replayed",
+            original.status
+        )));
+    }
     let mut tx = pool.begin().await?;
+    check_replayable(&mut tx, principal, original.agent_id).await?;
     let replayed = db::executions::insert_replays(
         &mut *tx,
         principal.tenant_id,
@@ -149,8 +159,8 @@ pub async fn replay_matching(
             "status must be failed or completed",
         ));
     }
-    check_replayable(pool, principal, agent_id).await?;
     let mut tx = pool.begin().await?;
+    check_replayable(&mut tx, principal, agent_id).await?;
     let replayed = db::executions::insert_replays(
         &mut *tx,
         principal.tenant_id,

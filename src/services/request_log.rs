@@ -152,20 +152,22 @@ pub async fn page_for_agent(
 
 /// Whether a header carries a credential: signatures, authorization, cookies, tokens, keys.
 fn is_secret(name: &str) -> bool {
-    matches!(
-        name,
-        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
-    ) || [
+    const PARTS: [&str; 11] = [
+        "auth",
+        "cookie",
         "signature",
         "token",
         "secret",
         "hmac",
-        "api-key",
-        "apikey",
+        "key",
         "password",
-    ]
-    .iter()
-    .any(|part| name.contains(part))
+        "credential",
+        "session",
+        "jwt",
+    ];
+    // The delivery id header is an id, not a key.
+    (name != "idempotency-key" && PARTS.iter().any(|part| name.contains(part)))
+        || name.ends_with("-verification")
 }
 
 /// The headers as a JSON object for the log: names lowercase (as HTTP/2 and `http` keep
@@ -186,7 +188,8 @@ pub fn logged_headers(headers: &HeaderMap) -> Value {
                 .join(", ");
             cut(joined, MAX_HEADER_VALUE_CHARS)
         };
-        let size = name.len() + value.chars().count();
+        // Bytes, not characters: a lossy value's replacement characters take 3 bytes each.
+        let size = name.len() + value.len();
         if size > budget {
             object.insert("[truncated]".into(), Value::Bool(true));
             break;
@@ -223,6 +226,12 @@ mod tests {
             ("x-gitlab-token", "abc"),
             ("x-shopify-hmac-sha256", "abc"),
             ("x-api-key", "abc"),
+            ("x-authorization", "abc"),
+            ("aeg-sas-key", "abc"),
+            ("ocp-apim-subscription-key", "abc"),
+            ("plaid-verification", "abc"),
+            ("x-client-credential", "abc"),
+            ("idempotency-key", "idem-1"),
             ("user-agent", "GitHub-Hookshot/1"),
             ("x-github-delivery", "d-1"),
         ] {
@@ -240,12 +249,18 @@ mod tests {
             "x-gitlab-token",
             "x-shopify-hmac-sha256",
             "x-api-key",
+            "x-authorization",
+            "aeg-sas-key",
+            "ocp-apim-subscription-key",
+            "plaid-verification",
+            "x-client-credential",
         ] {
             assert_eq!(logged[secret], REDACTED, "{secret}");
         }
         assert_eq!(logged["user-agent"], "GitHub-Hookshot/1");
         assert_eq!(logged["x-github-delivery"], "d-1");
         assert_eq!(logged["accept"], "a, b");
+        assert_eq!(logged["idempotency-key"], "idem-1");
         assert!(!logged.to_string().contains("abc"));
     }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{audit, auth::API_TOKEN_PREFIX, Principal};
+use super::{audit, auth::API_TOKEN_PREFIX, Actor, Principal};
 use crate::{
     crypto::tokens,
     db::{self, api_tokens::NewToken},
@@ -21,11 +21,23 @@ pub async fn list(pool: &PgPool, principal: &Principal) -> Result<Vec<ApiToken>,
     Ok(db::api_tokens::list(pool, principal.tenant_id).await?)
 }
 
+/// Tokens are managed by signed-in administrators only: a token that could mint tokens
+/// would outlive its own expiry or revocation.
+fn require_person(principal: &Principal) -> Result<(), AppError> {
+    match principal.actor {
+        Actor::User(_) => Ok(()),
+        _ => Err(AppError::Forbidden(
+            "API tokens are managed by signed-in administrators, not with a token".into(),
+        )),
+    }
+}
+
 pub async fn create(
     pool: &PgPool,
     principal: &Principal,
     input: CreateToken,
 ) -> Result<CreatedToken, AppError> {
+    require_person(principal)?;
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(AppError::invalid(
@@ -74,6 +86,7 @@ pub async fn create(
 
 /// Revokes the token: its next request is refused (401).
 pub async fn revoke(pool: &PgPool, principal: &Principal, id: Uuid) -> Result<(), AppError> {
+    require_person(principal)?;
     let mut tx = pool.begin().await?;
     let name = db::api_tokens::revoke(&mut *tx, principal.tenant_id, id)
         .await?

@@ -7,6 +7,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
@@ -61,6 +62,16 @@ pub enum WebhookError {
 }
 
 impl WebhookError {
+    /// Refused before the agent was looked up: the request log finds its tenant separately.
+    pub fn before_lookup(&self) -> bool {
+        matches!(
+            self,
+            WebhookError::PayloadTooLarge
+                | WebhookError::UnsupportedMediaType
+                | WebhookError::BodyTimeout
+        )
+    }
+
     /// The request log's `reason` for this refusal (`None`: no such agent, nothing logged).
     pub fn reason(&self) -> Option<&'static str> {
         Some(match self {
@@ -92,6 +103,9 @@ pub struct Facts {
     pub tenant_id: Option<Uuid>,
     /// The answer was the execution of an earlier delivery with the same id.
     pub duplicate: bool,
+    /// The body's size and SHA-256, once it was read whole and its agent found (a stranger's
+    /// body is never hashed).
+    pub body: Option<(usize, [u8; 32])>,
 }
 
 impl From<sqlx::Error> for WebhookError {
@@ -255,7 +269,6 @@ pub async fn accept(
     agent_id: &str,
     headers: &HeaderMap,
     body: Vec<u8>,
-    body_sha256: [u8; 32],
     source_ip: Option<&str>,
     facts: &mut Facts,
 ) -> Result<WebhookAccepted, WebhookError> {
@@ -266,6 +279,8 @@ pub async fn accept(
         .await?
         .ok_or(WebhookError::AgentNotFound)?;
     facts.tenant_id = Some(target.tenant_id);
+    let body_sha256: [u8; 32] = Sha256::digest(&body).into();
+    facts.body = Some((body.len(), body_sha256));
 
     let now = chrono::Utc::now();
     let (scheme, verified) = verify_signature(

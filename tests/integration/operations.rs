@@ -414,6 +414,13 @@ async fn an_execution_shows_its_attempts_and_request_and_replays_with_the_same_p
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
+async fn replays_of(pool: &sqlx::PgPool) -> Vec<Uuid> {
+    sqlx::query_scalar("select id from agent_executions where replay_of is not null order by id")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn failed_executions_since_an_instant_are_replayed_in_bulk() {
     let app = spawn_app_with(TestOptions {
@@ -494,6 +501,37 @@ async fn failed_executions_since_an_instant_are_replayed_in_bulk() {
     .await
     .unwrap();
     assert_eq!(tasks, 2, "each replay has its task, in its tenant's lane");
+
+    // A queued execution is not replayed; a second bulk replay takes the replays that failed
+    // again, never the originals a second time.
+    let queued_replay = replays_of(&app.pool).await[0];
+    let refused = admin
+        .client
+        .post(app.url(&format!("/api/executions/{queued_replay}/replay")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    sqlx::query("update agent_executions set status = 'failed' where replay_of is not null")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let again = admin
+        .client
+        .post(app.url(&format!("/api/agents/{}/executions/replay", agent.id)))
+        .json(&json!({"status": "failed", "since": since}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.json::<Value>().await.unwrap(), json!({"replayed": 2}));
+    let second_generation: i64 = sqlx::query_scalar(
+        "select count(*) from agent_executions r join agent_executions o on o.id = r.replay_of
+         where o.replay_of is not null",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(second_generation, 2);
 
     let invalid = admin
         .client
@@ -744,7 +782,22 @@ async fn a_deleted_agent_leaves_the_lists_and_its_url_answers_404_on_every_serve
         .send()
         .await
         .unwrap();
-    assert_eq!(patch.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        patch.status(),
+        StatusCode::NOT_FOUND,
+        "an archived agent is read-only"
+    );
+    let regenerate = admin
+        .client
+        .post(first.url(&format!(
+            "/api/agents/{}/regenerate-webhook-secret",
+            agent.id
+        )))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(regenerate.status(), StatusCode::NOT_FOUND);
     let other = first.agent(&admin, json!({"name": "other"})).await;
     let archive_by_patch = admin
         .client
@@ -784,6 +837,24 @@ async fn api_tokens_are_created_shown_once_listed_and_revoked_at_once() {
         with_token("/api/agents").await.unwrap().status(),
         StatusCode::OK
     );
+    // A token cannot mint a token (which would outlive it) nor revoke one.
+    let minted = app
+        .client
+        .post(app.url("/api/tokens"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "forever"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(minted.status(), StatusCode::FORBIDDEN);
+    let revoked_by_token = app
+        .client
+        .delete(app.url(&format!("/api/tokens/{}", created["id"].as_str().unwrap())))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked_by_token.status(), StatusCode::FORBIDDEN);
 
     let list = app.get_json(&admin, "/api/tokens").await;
     let listed = list

@@ -98,7 +98,15 @@ fn Execution(detail: ExecutionDetail) -> impl IntoView {
             Some(attempt.error.clone()),
         ));
     }
-    if let Some(started) = &execution.started_at {
+    // The latest attempt's start, while it runs or once it succeeded (a failed attempt is
+    // in the list above).
+    let started = matches!(
+        execution.status,
+        ExecutionStatus::Running | ExecutionStatus::Completed
+    )
+    .then_some(execution.started_at.as_ref())
+    .flatten();
+    if let Some(started) = started {
         timeline.push((
             format!("Attempt {} started", execution.attempts),
             utc_seconds(started),

@@ -15,7 +15,6 @@ use axum::{
     Json,
 };
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{
@@ -68,12 +67,13 @@ pub async fn receive(
     request: Request,
 ) -> Response {
     let received_at = chrono::Utc::now();
+    // Made on arrival, so the log orders requests as they came.
+    let request_id = Uuid::now_v7();
     let source_ip = ClientInfo::ip_of(request.extensions());
     let (parts, body) = request.into_parts();
     let started = std::time::Instant::now();
     let settings = &state.settings.webhooks;
     let mut facts = Facts::default();
-    let mut read: Option<(usize, [u8; 32])> = None;
     let result = async {
         check_headers(&parts.headers, settings.max_body_bytes)?;
         let body = read_body(
@@ -82,14 +82,11 @@ pub async fn receive(
             Duration::from_secs(settings.read_timeout_seconds),
         )
         .await?;
-        let body_sha256: [u8; 32] = Sha256::digest(&body).into();
-        read = Some((body.len(), body_sha256));
         webhooks::accept(
             &state,
             &agent_id,
             &parts.headers,
             body,
-            body_sha256,
             source_ip.as_deref(),
             &mut facts,
         )
@@ -110,7 +107,10 @@ pub async fn receive(
             )
         }
         Err(err) => {
-            let reason = err.reason();
+            // A failed lookup (503, 500) is not asked again, and has no tenant to log under.
+            let reason = err
+                .reason()
+                .filter(|_| facts.tenant_id.is_some() || err.before_lookup());
             (
                 error_response(err),
                 reason.map(|reason| (RequestOutcome::Rejected, Some(reason), None)),
@@ -128,12 +128,12 @@ pub async fn receive(
                 state.request_log.dropped();
                 return finish(&state, response, started);
             }
-            let (body_bytes, body_sha256) = match read {
+            let (body_bytes, body_sha256) = match facts.body {
                 Some((bytes, hash)) => (bytes as u64, Some(hash)),
                 None => (declared_length(&parts.headers).unwrap_or(0), None),
             };
             state.request_log.record(NewRequest {
-                id: Uuid::now_v7(),
+                id: request_id,
                 tenant_id,
                 agent_id,
                 received_at,

@@ -68,16 +68,20 @@ pub fn Executions(agent_id: Uuid) -> impl IntoView {
         let alive = alive.clone();
         move || alive.store(false, Ordering::SeqCst)
     });
+    // Each page loaded supersedes the timers of the pages before it (Apply and paging load
+    // pages too), so one poll runs at a time.
+    let generation = StoredValue::new(0u64);
     Effect::new(move |_| {
         let unfinished = page
             .get()
             .and_then(Result::ok)
             .is_some_and(|page| page.items.iter().any(|e| !e.status.is_finished()));
+        generation.update_value(|g| *g += 1);
         if unfinished {
-            let alive = alive.clone();
+            let (alive, mine) = (alive.clone(), generation.get_value());
             leptos::task::spawn_local(async move {
                 sleep_ms(POLL_MS).await;
-                if alive.load(Ordering::SeqCst) {
+                if alive.load(Ordering::SeqCst) && generation.get_value() == mine {
                     reload.0.update(|n| *n += 1);
                 }
             });

@@ -32,9 +32,9 @@ pub struct AgentReload(pub RwSignal<u32>);
 #[derive(Clone, Copy)]
 pub struct AuditReload(pub RwSignal<u32>);
 
-/// Whether the settings form was just saved (kept across the reload the save causes).
+/// The agent whose settings form was just saved (kept across the reload the save causes).
 #[derive(Clone, Copy)]
-pub struct SettingsSaved(pub RwSignal<bool>);
+pub struct SettingsSaved(pub RwSignal<Option<Uuid>>);
 
 /// The agent's saved payload schema, as the schema editor last saved it.
 #[derive(Clone, Copy)]
@@ -51,7 +51,7 @@ pub fn AgentPage() -> impl IntoView {
     };
     let reload = AgentReload(RwSignal::new(0));
     provide_context(reload);
-    provide_context(SettingsSaved(RwSignal::new(false)));
+    provide_context(SettingsSaved(RwSignal::new(None)));
     let agent = server_resource(
         move || (id(), reload.0.get()),
         |(id, _)| async move {

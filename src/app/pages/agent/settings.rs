@@ -25,7 +25,7 @@ pub fn AgentSettings(agent: Agent) -> impl IntoView {
     // Kept by the page: saving reloads the agent, which renders this section anew.
     let saved = use_context::<SettingsSaved>()
         .map(|saved| saved.0)
-        .unwrap_or_else(|| RwSignal::new(false));
+        .unwrap_or_else(|| RwSignal::new(None));
     let original = StoredValue::new((
         agent.name.clone(),
         agent.description.clone(),
@@ -34,7 +34,7 @@ pub fn AgentSettings(agent: Agent) -> impl IntoView {
         agent.require_timestamp,
     ));
     let save = Action::new(move |_: &()| {
-        saved.set(false);
+        saved.set(None);
         let text = |node: NodeRef<html::Input>| {
             node.get_untracked().map(|n| n.value()).unwrap_or_default()
         };
@@ -76,7 +76,7 @@ pub fn AgentSettings(agent: Agent) -> impl IntoView {
                     retry_after_seconds: None,
                 }),
             };
-            saved.set(result.is_ok());
+            saved.set(result.is_ok().then_some(id));
             match result {
                 Ok(_) => {
                     error.set(None);
@@ -152,7 +152,7 @@ pub fn AgentSettings(agent: Agent) -> impl IntoView {
                     </button>
                 </div>
             </form>
-            <p role="status" class="notice">{move || saved.get().then_some("Settings saved.")}</p>
+            <p role="status" class="notice">{move || (saved.get() == Some(id)).then_some("Settings saved.")}</p>
             {move || error.get().filter(|e| e.details.is_empty()).map(|error| view! { <ErrorNotice error/> })}
             {move || delete.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error/> })}
             <ConfirmDialog open=confirm_delete title="Delete this agent?" confirm_label="Delete" on_confirm=on_delete>
