@@ -9,9 +9,6 @@ use crate::{
     error::AppError,
 };
 
-pub const DEFAULT_PAGE: i64 = 50;
-pub const MAX_PAGE: i64 = 200;
-
 /// Writes one audit entry. `details` must never hold a secret, token or signature.
 pub async fn record(
     db: impl PgExecutor<'_>,
@@ -68,18 +65,8 @@ pub async fn page(
     before: Option<i64>,
     limit: Option<i64>,
 ) -> Result<AuditPage, AppError> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(AppError::invalid(
-            "limit",
-            format!("limit must be 1..={MAX_PAGE}"),
-        ));
-    }
+    let limit = super::page_limit(limit)?;
     let items = db::audit::list(db, principal.tenant_id, agent_id, before, limit).await?;
-    let next_before = if items.len() as i64 == limit {
-        items.last().map(|entry| entry.id)
-    } else {
-        None
-    };
+    let next_before = super::next_before(&items, limit, |entry| entry.id);
     Ok(AuditPage { items, next_before })
 }

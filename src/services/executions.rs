@@ -21,9 +21,6 @@ use crate::{
     jobs::{execute::ExecuteAgent, TASK_TYPE},
 };
 
-pub const DEFAULT_PAGE: i64 = 50;
-pub const MAX_PAGE: i64 = 200;
-
 pub async fn get(pool: &PgPool, principal: &Principal, id: Uuid) -> Result<Execution, AppError> {
     db::executions::find(pool, principal.tenant_id, id)
         .await?
@@ -37,13 +34,7 @@ pub async fn page_for_agent(
     filter: ExecutionFilter<'_>,
     limit: Option<i64>,
 ) -> Result<ExecutionPage, AppError> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(AppError::invalid(
-            "limit",
-            format!("limit must be 1..={MAX_PAGE}"),
-        ));
-    }
+    let limit = super::page_limit(limit)?;
     if db::agents::find(pool, principal.tenant_id, agent_id)
         .await?
         .is_none()
@@ -52,11 +43,7 @@ pub async fn page_for_agent(
     }
     let items =
         db::executions::list_for_agent(pool, principal.tenant_id, agent_id, filter, limit).await?;
-    let next_before = if items.len() as i64 == limit {
-        items.last().map(|execution| execution.id)
-    } else {
-        None
-    };
+    let next_before = super::next_before(&items, limit, |execution| execution.id);
     Ok(ExecutionPage { items, next_before })
 }
 

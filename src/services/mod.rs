@@ -21,6 +21,35 @@ use std::fmt;
 
 use uuid::Uuid;
 
+use crate::error::AppError;
+
+/// Items per page of a list when the caller does not say (`limit`).
+pub const DEFAULT_PAGE: i64 = 50;
+/// The largest `limit` a list accepts.
+pub const MAX_PAGE: i64 = 200;
+
+/// A list's `limit`: `DEFAULT_PAGE` when absent, else 1..=`MAX_PAGE` (400 otherwise).
+pub fn page_limit(limit: Option<i64>) -> Result<i64, AppError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AppError::invalid(
+            "limit",
+            format!("limit must be 1..={MAX_PAGE}"),
+        ));
+    }
+    Ok(limit)
+}
+
+/// The next page's cursor (keyset paging, newest first): the last item's key when the page
+/// is full, else `None` (the end).
+pub fn next_before<T, K>(items: &[T], limit: i64, key: impl Fn(&T) -> K) -> Option<K> {
+    if items.len() as i64 == limit {
+        items.last().map(key)
+    } else {
+        None
+    }
+}
+
 /// Who is acting, in which tenant. Everything an administrator does carries one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {

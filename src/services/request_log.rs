@@ -30,10 +30,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 
 use uuid::Uuid;
 
-use super::{
-    executions::{DEFAULT_PAGE, MAX_PAGE},
-    Principal,
-};
+use super::Principal;
 use crate::{
     db::{self, requests::NewRequest},
     domain::{RequestOutcome, RequestPage},
@@ -126,13 +123,7 @@ pub async fn page_for_agent(
     before: Option<Uuid>,
     limit: Option<i64>,
 ) -> Result<RequestPage, AppError> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(AppError::invalid(
-            "limit",
-            format!("limit must be 1..={MAX_PAGE}"),
-        ));
-    }
+    let limit = super::page_limit(limit)?;
     if db::agents::find(pool, principal.tenant_id, agent_id)
         .await?
         .is_none()
@@ -142,11 +133,7 @@ pub async fn page_for_agent(
     let items =
         db::requests::list_for_agent(pool, principal.tenant_id, agent_id, outcome, before, limit)
             .await?;
-    let next_before = if items.len() as i64 == limit {
-        items.last().map(|request| request.id)
-    } else {
-        None
-    };
+    let next_before = super::next_before(&items, limit, |request| request.id);
     Ok(RequestPage { items, next_before })
 }
 
