@@ -10,9 +10,16 @@
 # agent without a rate limit (POST /api/agents), reveals its secret, installs what the
 # examples need when missing (a venv in target/examples-venv, examples/node/node_modules),
 # runs every example with WEBHOOK_URL and WEBHOOK_SECRET, and checks that the three
-# standard-library examples fail against a wrong secret. Last, the runtime receiver of the
-# integration guide (python/runtime_receiver.py) serves a second agent's http runtime on a
-# free loopback port, so the server must allow 127.0.0.1 as a runtime target
+# standard-library examples fail against a wrong secret. Then the sender presets: for each
+# verification scheme (stripe, slack, shopify, zendesk, pagerduty, gitlab_token,
+# header_token, and default with a whsec_ secret as GitLab's signing token) an agent
+# (POST /api/agents with "verification"), a random secret shaped like the product's set with
+# PUT /api/agents/{id}/webhook-secret and read back, and the example that signs as that
+# product: it must pass (its repeated delivery must get the first execution back) and must
+# fail with a 401 against another secret; a GitHub-style signature made with the stripe
+# agent's own secret must get 401, and the Jira-style example runs against the first
+# agent. Last, the runtime receiver of the integration guide (python/runtime_receiver.py)
+# serves a second agent's http runtime on a free loopback port, so the server must allow 127.0.0.1 as a runtime target
 # (RUNTIMES_ALLOWED_PRIVATE_HOSTS=127.0.0.1, as scripts/test.sh starts it). One line per check, then
 # "examples: N passed, M failed"; the exit status is 1 when anything failed.
 #
@@ -119,14 +126,18 @@ record() {
   printf '%-4s %-48s %s\n' "${verdict^^}" "$name" "$detail"
 }
 
-# example NAME EXPECT SECRET CMD...: runs CMD with WEBHOOK_URL and WEBHOOK_SECRET=SECRET.
+# The agent the examples are sent to (the sender presets below switch it).
+example_url=$webhook_url
+
+# example NAME EXPECT SECRET CMD...: runs CMD with WEBHOOK_URL=$example_url and
+# WEBHOOK_SECRET=SECRET.
 # EXPECT is "ok" (must exit 0) or "refused" (must exit non-zero after a 401, as with a
 # wrong secret). A failure shows the example's output.
 example() {
   local name=$1 expect=$2 key=$3 log rc=0
   shift 3
   log="$work/$(tr -c 'A-Za-z0-9' _ <<<"$name").log"
-  (cd "$HERE" && WEBHOOK_URL=$webhook_url WEBHOOK_SECRET=$key \
+  (cd "$HERE" && WEBHOOK_URL=$example_url WEBHOOK_SECRET=$key \
     timeout "$EXAMPLE_TIMEOUT" "$@") >"$log" 2>&1 || rc=$?
   if [[ $expect == ok && $rc -eq 0 ]]; then
     record pass "$name" "$(tail -n 1 "$log")"
@@ -167,6 +178,122 @@ else
   skipped "node/octokit_send.mjs" "its dependencies could not be installed"
   skipped "node/standardwebhooks_send.mjs" "its dependencies could not be installed"
 fi
+
+# --- sender presets -------------------------------------------------------------------------
+# One agent per verification scheme (POST /api/agents with "verification"), given a secret
+# shaped like the product's own (PUT /api/agents/{id}/webhook-secret), then the example that
+# signs as that product does: it must get its 202s (each example also resends one delivery
+# and must get the first execution back), and fail with a 401 against another secret.
+
+# Random letters and digits, N of them.
+alnum() {
+  local text
+  text=$(openssl rand -base64 $(($1 * 2)) | tr -dc 'A-Za-z0-9')
+  printf '%s' "${text:0:$1}"
+}
+
+# A secret shaped like the one the product shows (all visible ASCII, 16..512 characters).
+provider_secret() {
+  case $1 in
+    stripe) printf 'whsec_%s' "$(alnum 32)" ;;        # Stripe's signing secret
+    slack) openssl rand -hex 16 ;;                     # Slack's signing secret: 32 hex digits
+    shopify) openssl rand -hex 32 ;;                   # Shopify's webhook signing key
+    zendesk) openssl rand -base64 32 ;;                # Zendesk's signing secret
+    pagerduty) openssl rand -base64 48 ;;              # PagerDuty's subscription secret
+    gitlab_token) alnum 40 ;;                          # GitLab: whatever the admin types
+    header_token) alnum 32 ;;                          # any fixed token
+    gitlab_signing) printf 'whsec_%s' "$(openssl rand -base64 32)" ;;  # Standard Webhooks
+  esac
+}
+
+# preset_agent NAME VERIFICATION SECRET: creates an agent with that verification, sets its
+# secret and checks it reads back (secret_source "provided", the reveal is the secret); sets
+# $example_url to its webhook URL and $preset_key to the secret. On failure it records one
+# and returns 1.
+preset_agent() {
+  local name=$1 verification=$2 key=$3 status agent_id url revealed source
+  status=$(api POST /api/agents "{\"name\":\"examples $name\",\"rate_limit_per_minute\":null,\"verification\":$verification}") || status=none
+  if [[ $status != 201 ]]; then
+    record fail "$name agent" "POST /api/agents: expected 201, got $status $(cat "$work/answer" 2>/dev/null)"
+    return 1
+  fi
+  agent_id=$(json_field id <"$work/answer")
+  url=$(json_field webhook_url <"$work/answer")
+  # Through a file, so the secret never shows in the process list.
+  printf '{"secret":"%s","grace_period_seconds":0}' "$key" >"$work/secret.json"
+  status=$(api PUT "/api/agents/$agent_id/webhook-secret" "@$work/secret.json") || status=none
+  rm -f "$work/secret.json"
+  if [[ $status != 200 ]]; then
+    record fail "$name agent" "PUT webhook-secret: expected 200, got $status $(cat "$work/answer" 2>/dev/null)"
+    return 1
+  fi
+  api GET "/api/agents/$agent_id" >/dev/null || true
+  source=$(json_field secret_source <"$work/answer" 2>/dev/null) || source=none
+  api GET "/api/agents/$agent_id/webhook-secret" >/dev/null || true
+  revealed=$(json_field hmac_secret <"$work/answer" 2>/dev/null) || revealed=""
+  rm -f "$work/answer"
+  if [[ $source != provided || $revealed != "$key" ]]; then
+    record fail "$name agent" "after PUT webhook-secret: secret_source $source (want provided), the reveal $([[ $revealed == "$key" ]] && echo is || echo 'is not') the secret set"
+    return 1
+  fi
+  say "$name: agent $agent_id"
+  example_url=$url preset_key=$key
+}
+
+# preset NAME VERIFICATION SECRET_KIND DEPS_OK CMD...: the agent (not when DEPS_OK is 0: the
+# example counts as failed), then CMD with its secret (must pass) and with another secret of
+# the same shape (must get a 401). Leaves the agent's secret in $preset_key ("" on failure).
+preset() {
+  local name=$1 verification=$2 kind=$3 deps_ok=$4 key
+  shift 4
+  preset_key=""
+  if (( ! deps_ok )); then
+    skipped "$name" "its dependencies could not be installed"
+    return
+  fi
+  key=$(provider_secret "$kind")
+  preset_agent "$kind" "$verification" "$key" || return 0
+  example "$name" ok "$key" "$@"
+  example "$name (wrong secret: must fail)" refused "$(provider_secret "$kind")" "$@"
+}
+
+preset "node/stripe_send.mjs (stripe)" '{"scheme":"stripe"}' stripe "$node_ok" \
+  node node/stripe_send.mjs
+# A GitHub-style signature made with the stripe agent's own secret: a preset agent takes
+# only its product's signature header.
+if [[ -n $preset_key ]]; then
+  body='{"id":"evt_github_style","object":"event","type":"ping"}'
+  sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$preset_key" | sed 's/^.* //')
+  status=$(curl -sS --max-time 15 -o "$work/answer" -w '%{http_code}' -X POST "$example_url" \
+    -H 'Content-Type: application/json' -H "X-Hub-Signature-256: sha256=$sig" \
+    --data-binary "$body") || status=none
+  if [[ $status == 401 ]]; then
+    record pass "stripe agent, X-Hub-Signature-256 (must fail)" "401 $(cat "$work/answer"): only Stripe-Signature counts"
+  else
+    record fail "stripe agent, X-Hub-Signature-256 (must fail)" "expected 401, got $status $(cat "$work/answer" 2>/dev/null)"
+  fi
+  rm -f "$work/answer"
+fi
+preset "python/slack_send.py (slack)" '{"scheme":"slack"}' slack "$python_ok" \
+  "$VENV/bin/python" python/slack_send.py
+for scheme in shopify zendesk pagerduty; do
+  preset "python/provider_send.py --scheme $scheme" "{\"scheme\":\"$scheme\"}" "$scheme" 1 \
+    python3 python/provider_send.py --scheme "$scheme"
+done
+preset "curl/gitlab_token.sh (gitlab_token)" '{"scheme":"gitlab_token"}' gitlab_token 1 \
+  bash curl/gitlab_token.sh
+preset "curl/header_token.sh (header_token)" \
+  '{"scheme":"header_token","header_name":"X-SDP-Token"}' header_token 1 \
+  env WEBHOOK_HEADER=X-SDP-Token bash curl/header_token.sh
+# GitLab's signing token is Standard Webhooks: the default scheme with the whsec_ token set.
+preset "python/standardwebhooks_send.py (GitLab signing token)" '{"scheme":"default"}' \
+  gitlab_signing "$python_ok" "$VENV/bin/python" python/standardwebhooks_send.py
+# Jira Cloud signs like GitHub, in X-Hub-Signature: the first, default agent.
+example_url=$webhook_url
+example "python/provider_send.py --scheme jira (default)" ok "$secret" \
+  python3 python/provider_send.py --scheme jira
+example "python/provider_send.py --scheme jira (wrong secret: must fail)" refused "$wrong_secret" \
+  python3 python/provider_send.py --scheme jira
 
 # --- the runtime receiver -------------------------------------------------------------------
 # python/runtime_receiver.py, which docs/webhook-integration.md ("Runtimes") shows in full,

@@ -85,6 +85,19 @@ pub async fn regenerate_webhook_secret(
         .map_err(fail)
 }
 
+/// Stores the secret the sending product generated ("Set secret").
+#[server(prefix = "/api/fn", endpoint = "set_webhook_secret", input = Json)]
+pub async fn set_webhook_secret(
+    id: Uuid,
+    input: crate::domain::SetSecret,
+) -> Result<SecretRegenerated, ApiError> {
+    use super::context::{fail, principal};
+    let (state, principal) = principal().await?;
+    crate::services::secrets::set(&state, &principal, id, input)
+        .await
+        .map_err(fail)
+}
+
 /// Checks schema text (JSON syntax first, then JSON Schema rules) without saving it; a
 /// schema over a cost limit is refused (400) instead.
 #[server(prefix = "/api/fn", endpoint = "validate_schema", input = Json)]

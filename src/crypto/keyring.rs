@@ -14,7 +14,11 @@ use std::fmt;
 use fernet::{Fernet, MultiFernet};
 use subtle::ConstantTimeEq;
 
-use super::secrets::{Credential, WebhookSecret, MASKED};
+use super::{
+    inbound::InboundSecret,
+    secrets::{Credential, WebhookSecret, MASKED},
+};
+use crate::domain::SecretSource;
 
 /// Key and token failures. The texts are meant for operators: they say what is wrong and what
 /// to check, and never include a key, a token or a plaintext.
@@ -144,6 +148,23 @@ impl TenantKey {
             .decrypt(token)
             .map_err(|_| KeyError::Undecryptable)?;
         WebhookSecret::from_bytes(&plaintext).map_err(|_| KeyError::MalformedPlaintext)
+    }
+
+    /// A Fernet token of an agent's inbound secret; store its [`InboundSecret::source`] beside.
+    pub fn encrypt_inbound(&self, secret: &InboundSecret) -> String {
+        self.fernet.encrypt(secret.sealed_bytes())
+    }
+
+    pub fn decrypt_inbound(
+        &self,
+        token: &str,
+        source: SecretSource,
+    ) -> Result<InboundSecret, KeyError> {
+        let plaintext = self
+            .fernet
+            .decrypt(token)
+            .map_err(|_| KeyError::Undecryptable)?;
+        InboundSecret::from_sealed_bytes(source, plaintext).ok_or(KeyError::MalformedPlaintext)
     }
 
     /// A Fernet token of a credential a tenant gave us (an API key).

@@ -4,18 +4,22 @@
 //! [`MasterKeyring`] values (whose `Debug` is redacted) and ask them to sign, verify, seal or
 //! open. Every error type here is secret-free, so any of them can be logged as-is.
 //!
-//! - [`secrets`]: the per-agent webhook secret and its two public encodings.
+//! - [`secrets`]: the generated webhook secret and its two public encodings.
+//! - [`inbound`]: an agent's inbound secret, generated or pasted in from the sending product,
+//!   and the MACs and token comparisons every sender scheme is built from.
 //! - [`keyring`]: Fernet envelope keys (master keys seal tenant keys, tenant keys seal secrets).
 //! - [`signature`]: `X-Hub-Signature-256` and Standard Webhooks signing and verification.
 //! - [`tokens`]: opaque random tokens and the hashes we store instead of them.
 //! - [`passwords`]: argon2id password hashes.
 
+pub mod inbound;
 pub mod keyring;
 pub mod passwords;
 pub mod secrets;
 pub mod signature;
 pub mod tokens;
 
+pub use inbound::{InboundSecret, ProvidedSecret, ProvidedSecretError};
 pub use keyring::{KeyError, MasterKeyring, TenantKey};
 pub use passwords::{hash_password, verify_password, PasswordError};
 pub use secrets::{SecretFormatError, WebhookSecret, MASKED};

@@ -25,7 +25,7 @@ pub enum SignatureError {
     Expired,
 }
 
-fn keyed(key: &[u8]) -> HmacSha256 {
+pub(in crate::crypto) fn keyed(key: &[u8]) -> HmacSha256 {
     HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length")
 }
 

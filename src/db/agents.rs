@@ -15,6 +15,8 @@ pub struct AgentRow {
     pub system_prompt: String,
     pub rate_limit_per_minute: Option<i32>,
     pub require_timestamp: bool,
+    pub verification_scheme: String,
+    pub verification_header_name: Option<String>,
     pub draft_payload_schema: Option<Value>,
     pub runtime: Option<Value>,
     pub has_runtime_api_key: bool,
@@ -23,13 +25,15 @@ pub struct AgentRow {
     // From the trigger, when there is one.
     pub webhook_url: Option<String>,
     pub payload_schema: Option<Value>,
+    pub secret_source: Option<String>,
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
 }
 
 const SELECT: &str = "select a.id, a.tenant_id, a.name, a.description, a.status, a.system_prompt,
-        a.rate_limit_per_minute, a.require_timestamp, a.draft_payload_schema, a.runtime,
+        a.rate_limit_per_minute, a.require_timestamp, a.verification_scheme,
+        a.verification_header_name, a.draft_payload_schema, a.runtime,
         a.runtime_api_key is not null as has_runtime_api_key, a.created_at, a.updated_at,
-        t.webhook_url, t.payload_schema,
+        t.webhook_url, t.payload_schema, t.secret_source,
         case when t.previous_secret_expires_at > now() then t.previous_secret_expires_at end
             as previous_secret_expires_at
     from agents a left join agent_triggers t on t.agent_id = a.id and t.trigger_type = 'webhook'";
@@ -43,6 +47,8 @@ pub struct NewAgentRow<'a> {
     pub system_prompt: &'a str,
     pub rate_limit_per_minute: Option<i32>,
     pub require_timestamp: bool,
+    pub verification_scheme: &'a str,
+    pub verification_header_name: Option<&'a str>,
     pub draft_payload_schema: Option<&'a Value>,
     pub runtime: Option<&'a Value>,
     /// Sealed with the tenant key.
@@ -54,8 +60,8 @@ pub async fn insert(db: impl PgExecutor<'_>, agent: &NewAgentRow<'_>) -> Result<
     sqlx::query(
         "insert into agents (id, tenant_id, name, description, status, system_prompt,
              rate_limit_per_minute, require_timestamp, draft_payload_schema, runtime,
-             runtime_api_key, runtime_secret)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             runtime_api_key, runtime_secret, verification_scheme, verification_header_name)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(agent.id)
     .bind(agent.tenant_id)
@@ -69,6 +75,8 @@ pub async fn insert(db: impl PgExecutor<'_>, agent: &NewAgentRow<'_>) -> Result<
     .bind(agent.runtime)
     .bind(agent.runtime_api_key)
     .bind(agent.runtime_secret)
+    .bind(agent.verification_scheme)
+    .bind(agent.verification_header_name)
     .execute(db)
     .await?;
     Ok(())
@@ -117,6 +125,8 @@ pub struct AgentChanges<'a> {
     pub system_prompt: &'a str,
     pub rate_limit_per_minute: Option<i32>,
     pub require_timestamp: bool,
+    pub verification_scheme: &'a str,
+    pub verification_header_name: Option<&'a str>,
     pub draft_payload_schema: Option<&'a Value>,
 }
 
@@ -129,7 +139,7 @@ pub async fn update(
     sqlx::query(
         "update agents set name = $3, description = $4, status = $5, system_prompt = $6,
              rate_limit_per_minute = $7, require_timestamp = $8, draft_payload_schema = $9,
-             updated_at = now()
+             verification_scheme = $10, verification_header_name = $11, updated_at = now()
          where tenant_id = $1 and id = $2",
     )
     .bind(tenant_id)
@@ -141,6 +151,8 @@ pub async fn update(
     .bind(changes.rate_limit_per_minute)
     .bind(changes.require_timestamp)
     .bind(changes.draft_payload_schema)
+    .bind(changes.verification_scheme)
+    .bind(changes.verification_header_name)
     .execute(db)
     .await?;
     Ok(())
@@ -230,11 +242,15 @@ pub struct WebhookTarget {
     pub status: String,
     pub rate_limit_per_minute: Option<i32>,
     pub require_timestamp: bool,
+    pub verification_scheme: String,
+    pub verification_header_name: Option<String>,
     pub payload_schema: Option<Value>,
     pub sealed_tenant_key: String,
     pub hmac_secret: String,
+    pub secret_source: String,
     /// Valid until `previous_secret_expires_at` (the caller compares: it may keep the row).
     pub previous_hmac_secret: Option<String>,
+    pub previous_secret_source: Option<String>,
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
 }
 
@@ -244,8 +260,10 @@ pub async fn find_webhook_target(
 ) -> Result<Option<WebhookTarget>, sqlx::Error> {
     sqlx::query_as(
         "select a.id, a.tenant_id, a.status, a.rate_limit_per_minute, a.require_timestamp,
+                a.verification_scheme, a.verification_header_name,
                 t.payload_schema, tn.sealed_key as sealed_tenant_key, t.hmac_secret,
-                t.previous_hmac_secret, t.previous_secret_expires_at
+                t.secret_source, t.previous_hmac_secret, t.previous_secret_source,
+                t.previous_secret_expires_at
          from agents a
          join agent_triggers t on t.agent_id = a.id and t.trigger_type = 'webhook'
          join tenants tn on tn.id = a.tenant_id

@@ -12,6 +12,7 @@ pub async fn insert(
     sealed_secret: &str,
     payload_schema: Option<&Value>,
 ) -> Result<(), sqlx::Error> {
+    // A trigger is born with a generated secret (the column's default source).
     sqlx::query(
         "insert into agent_triggers (id, agent_id, webhook_url, hmac_secret, payload_schema)
          values ($1, $2, $3, $4, $5)",
@@ -30,6 +31,8 @@ pub async fn insert(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SealedSecrets {
     pub hmac_secret: String,
+    /// `generated` or `provided`.
+    pub secret_source: String,
     pub previous_hmac_secret: Option<String>,
 }
 
@@ -38,7 +41,7 @@ pub async fn sealed_secrets(
     agent_id: Uuid,
 ) -> Result<Option<SealedSecrets>, sqlx::Error> {
     sqlx::query_as(
-        "select hmac_secret,
+        "select hmac_secret, secret_source,
                 case when previous_secret_expires_at > now() then previous_hmac_secret end
                     as previous_hmac_secret
          from agent_triggers where agent_id = $1 and trigger_type = 'webhook'",
@@ -48,25 +51,31 @@ pub async fn sealed_secrets(
     .await
 }
 
-/// Replaces the secret. With a grace period the old one is kept until `previous_expires_at`.
-/// Runs under the agent's row lock, so concurrent regenerations apply one after the other.
+/// Replaces the secret (`source`: `generated` or `provided`). With a grace period the old one
+/// is kept until `previous_expires_at`. Runs under the agent's row lock, so concurrent
+/// replacements apply one after the other.
 pub async fn replace_secret(
     conn: &mut PgConnection,
     agent_id: Uuid,
     sealed_secret: &str,
+    source: &str,
     previous_expires_at: Option<DateTime<Utc>>,
 ) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(
         "update agent_triggers set
              previous_hmac_secret = case when $3::timestamptz is null then null else hmac_secret end,
+             previous_secret_source =
+                 case when $3::timestamptz is null then null else secret_source end,
              previous_secret_expires_at = $3,
              hmac_secret = $2,
+             secret_source = $4,
              updated_at = now()
          where agent_id = $1 and trigger_type = 'webhook'",
     )
     .bind(agent_id)
     .bind(sealed_secret)
     .bind(previous_expires_at)
+    .bind(source)
     .execute(conn)
     .await?;
     Ok(updated.rows_affected() == 1)

@@ -3,7 +3,7 @@ use std::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{double_option, AgentRuntime, Timestamp};
+use super::{double_option, AgentRuntime, SecretSource, Timestamp, Verification};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -73,8 +73,13 @@ pub struct Agent {
     pub payload_schema: Option<serde_json::Value>,
     /// Webhooks accepted per minute (a burst of this size, refilled evenly); null = no limit.
     pub rate_limit_per_minute: Option<u32>,
-    /// Refuse deliveries without a signed timestamp (Standard Webhooks headers).
+    /// Refuse deliveries without a signed timestamp (Standard Webhooks headers). Only for
+    /// the `default` scheme: Stripe, Slack and Zendesk always check theirs.
     pub require_timestamp: bool,
+    /// How deliveries are verified: the sender's scheme.
+    pub verification: Verification,
+    /// Where the current secret came from (null while the agent is a draft).
+    pub secret_source: Option<SecretSource>,
     /// What an execution does; credentials show as a mask.
     pub runtime: AgentRuntime,
     /// Until when the previous secret still verifies after a regeneration with a grace period.
@@ -112,6 +117,9 @@ pub struct CreateAgent {
     pub rate_limit_per_minute: Option<Option<u32>>,
     #[serde(default)]
     pub require_timestamp: Option<bool>,
+    /// Defaults to `{"scheme": "default"}`.
+    #[serde(default)]
+    pub verification: Option<Verification>,
     /// Defaults to `{"kind": "builtin"}`.
     #[serde(default)]
     pub runtime: Option<AgentRuntime>,
@@ -146,6 +154,8 @@ pub struct UpdateAgent {
     pub rate_limit_per_minute: Option<Option<u32>>,
     #[serde(default)]
     pub require_timestamp: Option<bool>,
+    #[serde(default)]
+    pub verification: Option<Verification>,
     /// Replaces the runtime; an OpenAI API key left out (or sent as the mask) is kept.
     #[serde(default)]
     pub runtime: Option<AgentRuntime>,

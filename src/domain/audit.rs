@@ -27,6 +27,8 @@ pub enum AuditAction {
     SecretRevealDenied,
     #[serde(rename = "secret.regenerated")]
     SecretRegenerated,
+    #[serde(rename = "secret.set")]
+    SecretSet,
     #[serde(rename = "runtime_secret.revealed")]
     RuntimeSecretRevealed,
     #[serde(rename = "runtime_secret.regenerated")]
@@ -62,6 +64,7 @@ impl AuditAction {
             Self::SecretRevealed => "secret.revealed",
             Self::SecretRevealDenied => "secret.reveal_denied",
             Self::SecretRegenerated => "secret.regenerated",
+            Self::SecretSet => "secret.set",
             Self::RuntimeSecretRevealed => "runtime_secret.revealed",
             Self::RuntimeSecretRegenerated => "runtime_secret.regenerated",
             Self::NotificationsUpdated => "notifications.updated",

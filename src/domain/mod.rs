@@ -13,6 +13,7 @@ mod secret;
 mod timestamp;
 mod token;
 mod ui;
+mod verification;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,7 @@ pub use secret::*;
 pub use timestamp::{Rfc3339Utc, Timestamp};
 pub use token::*;
 pub use ui::*;
+pub use verification::*;
 
 /// What the "Check server status" control shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

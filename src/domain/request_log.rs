@@ -17,16 +17,25 @@ pub enum RequestOutcome {
     Rejected,
     /// Its delivery id was seen before with the same body: the first execution answered (202).
     Duplicate,
+    /// The sender's verification request (Slack's `url_verification`), answered 200 with
+    /// its challenge; nothing queued.
+    Handshake,
 }
 
 impl RequestOutcome {
-    pub const ALL: [RequestOutcome; 3] = [Self::Accepted, Self::Rejected, Self::Duplicate];
+    pub const ALL: [RequestOutcome; 4] = [
+        Self::Accepted,
+        Self::Rejected,
+        Self::Duplicate,
+        Self::Handshake,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Accepted => "accepted",
             Self::Rejected => "rejected",
             Self::Duplicate => "duplicate",
+            Self::Handshake => "handshake",
         }
     }
 }

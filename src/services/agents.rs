@@ -7,14 +7,18 @@ use uuid::Uuid;
 
 use super::{audit, keys, runtimes, schemas, Principal};
 use crate::{
-    crypto::secrets::{WebhookSecret, MASKED},
+    crypto::{
+        secrets::{WebhookSecret, MASKED},
+        InboundSecret,
+    },
     db::{
         self,
         agents::{AgentChanges, AgentRow, NewAgentRow},
     },
     domain::{
         bounded_text, parse_rate_limit, Agent, AgentName, AgentRuntime, AgentStatus, AgentSummary,
-        AuditAction, CreateAgent, UpdateAgent, DESCRIPTION_MAX_CHARS, SYSTEM_PROMPT_MAX_CHARS,
+        AuditAction, CreateAgent, UpdateAgent, Verification, VerificationScheme,
+        DESCRIPTION_MAX_CHARS, SYSTEM_PROMPT_MAX_CHARS,
     },
     error::AppError,
     state::AppState,
@@ -35,6 +39,27 @@ pub async fn check_payload_schema(schema: &Value) -> Result<(), AppError> {
 
 fn text(field: &str, raw: Option<&str>, max: usize) -> Result<String, AppError> {
     bounded_text(field, raw.unwrap_or(""), max).map_err(|message| AppError::invalid(field, message))
+}
+
+/// The verification settings, checked with `require_timestamp`: a scheme that signs no
+/// timestamp cannot honour it, so the combination is refused rather than silently weaker.
+fn verification(
+    verification: Verification,
+    require_timestamp: bool,
+) -> Result<Verification, AppError> {
+    let verification = verification
+        .parse()
+        .map_err(|message| AppError::invalid("verification", message))?;
+    let scheme = verification.scheme;
+    if require_timestamp && scheme != VerificationScheme::Default {
+        let message = if scheme.signs_timestamp() {
+            format!("{scheme} deliveries always carry a signed timestamp, which is always checked; set require_timestamp to false")
+        } else {
+            format!("{scheme} signs no timestamp, so require_timestamp cannot be honoured; set it to false")
+        };
+        return Err(AppError::invalid("require_timestamp", message));
+    }
+    Ok(verification)
 }
 
 fn rate_limit(raw: Option<u32>) -> Result<Option<i32>, AppError> {
@@ -70,6 +95,8 @@ pub async fn create(
     if let Some(schema) = &input.payload_schema {
         check_payload_schema(schema).await?;
     }
+    let require_timestamp = input.require_timestamp.unwrap_or(false);
+    let verification = verification(input.verification.unwrap_or_default(), require_timestamp)?;
     let runtime = runtimes::check(&state.outbound, input.runtime.unwrap_or_default()).await?;
     let id = Uuid::new_v4();
     let schema = input.payload_schema.as_ref();
@@ -91,7 +118,9 @@ pub async fn create(
             status: status.as_str(),
             system_prompt: &system_prompt,
             rate_limit_per_minute: rate_limit,
-            require_timestamp: input.require_timestamp.unwrap_or(false),
+            require_timestamp,
+            verification_scheme: verification.scheme.as_str(),
+            verification_header_name: verification.header_name.as_deref(),
             draft_payload_schema: schema.filter(|_| !status.has_trigger()),
             runtime: runtime.settings.as_ref(),
             runtime_api_key: runtime_api_key.as_deref(),
@@ -102,7 +131,12 @@ pub async fn create(
     if status.has_trigger() {
         create_trigger(&mut tx, state, principal.tenant_id, id, schema).await?;
     }
-    let mut details = json!({ "name": name.as_str(), "status": status, "runtime": runtime.kind });
+    let mut details = json!({
+        "name": name.as_str(),
+        "status": status,
+        "runtime": runtime.kind,
+        "verification": verification,
+    });
     if let Some(host) = runtime.target.as_ref().and_then(|url| url.host_str()) {
         details["host"] = json!(host);
     }
@@ -127,7 +161,7 @@ async fn create_trigger(
     payload_schema: Option<&Value>,
 ) -> Result<(), AppError> {
     let tenant_key = keys::tenant_key(&mut *conn, &state.keyring, tenant_id).await?;
-    let sealed = tenant_key.encrypt_secret(&WebhookSecret::generate());
+    let sealed = tenant_key.encrypt_inbound(&InboundSecret::generate());
     let url = webhook_url(&state.settings.server.public_base_url, agent_id);
     db::triggers::insert(&mut *conn, agent_id, &url, &sealed, payload_schema).await?;
     Ok(())
@@ -226,6 +260,23 @@ pub async fn update(
     if patch.require_timestamp.is_some() {
         changed.push("require_timestamp");
     }
+    let current_verification = Verification {
+        scheme: current
+            .verification_scheme
+            .parse()
+            .map_err(|e: String| AppError::internal(anyhow::anyhow!(e)))?,
+        header_name: current.verification_header_name.clone(),
+    };
+    let new_verification = match patch.verification.clone() {
+        Some(new) => {
+            changed.push("verification");
+            verification(new, require_timestamp)?
+        }
+        None if patch.require_timestamp.is_some() => {
+            verification(current_verification.clone(), require_timestamp)?
+        }
+        None => current_verification.clone(),
+    };
     let current_status: AgentStatus = current
         .status
         .parse()
@@ -266,6 +317,8 @@ pub async fn update(
             system_prompt: &system_prompt,
             rate_limit_per_minute,
             require_timestamp,
+            verification_scheme: new_verification.scheme.as_str(),
+            verification_header_name: new_verification.header_name.as_deref(),
             draft_payload_schema: draft_schema.as_ref(),
         },
     )
@@ -312,6 +365,10 @@ pub async fn update(
             details["previous_host"] = json!(previous);
         }
         details["host"] = json!(host);
+    }
+    if new_verification != current_verification {
+        details["verification"] = json!(new_verification);
+        details["previous_verification"] = json!(current_verification);
     }
     if !changed.is_empty() {
         details["changed"] = json!(changed);
@@ -376,6 +433,11 @@ fn to_domain(row: AgentRow) -> Agent {
         },
         rate_limit_per_minute: row.rate_limit_per_minute.map(|n| n as u32),
         require_timestamp: row.require_timestamp,
+        verification: Verification {
+            scheme: row.verification_scheme.parse().unwrap_or_default(),
+            header_name: row.verification_header_name,
+        },
+        secret_source: row.secret_source.and_then(|source| source.parse().ok()),
         runtime: runtimes::shown(row.runtime, row.has_runtime_api_key),
         previous_secret_expires_at: row.previous_secret_expires_at,
         created_at: row.created_at,

@@ -158,13 +158,14 @@ fn is_secret(name: &str) -> bool {
 }
 
 /// The headers as a JSON object for the log: names lowercase (as HTTP/2 and `http` keep
-/// them), repeated headers joined by ", ", credentials redacted, sizes bounded.
-pub fn logged_headers(headers: &HeaderMap) -> Value {
+/// them), repeated headers joined by ", ", credentials redacted (and `also_secret`, the
+/// agent's own token header, whatever its name), sizes bounded.
+pub fn logged_headers(headers: &HeaderMap, also_secret: Option<&str>) -> Value {
     let mut object = Map::new();
     let mut budget = MAX_HEADERS_CHARS;
     for name in headers.keys() {
         let name = name.as_str();
-        let value = if is_secret(name) {
+        let value = if is_secret(name) || also_secret == Some(name) {
             REDACTED.to_owned()
         } else {
             let joined = headers
@@ -226,7 +227,7 @@ mod tests {
         }
         headers.append("accept", HeaderValue::from_static("a"));
         headers.append("accept", HeaderValue::from_static("b"));
-        let logged = logged_headers(&headers);
+        let logged = logged_headers(&headers, None);
         for secret in [
             "authorization",
             "cookie",
@@ -301,7 +302,7 @@ mod tests {
                 HeaderValue::from_str(&long).unwrap(),
             );
         }
-        let logged = logged_headers(&headers);
+        let logged = logged_headers(&headers, None);
         assert!(logged.to_string().len() < MAX_HEADERS_CHARS + 2048);
         assert_eq!(logged["[truncated]"], true);
         assert_eq!(logged["x-h0"].as_str().unwrap().chars().count(), 1025);

@@ -45,9 +45,10 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::{
-    crypto::{keyring::MasterKeyring, secrets::WebhookSecret},
+    crypto::{keyring::MasterKeyring, InboundSecret},
     db,
-    domain::AgentStatus,
+    domain::{AgentStatus, SecretSource, Verification, VerificationScheme},
+    services::webhooks::verify::{self, Scheme},
 };
 
 /// The channel the database trigger notifies (see the migration `webhook_target_notify`).
@@ -65,18 +66,19 @@ pub struct Target {
     pub tenant_id: Uuid,
     pub active: bool,
     pub rate_limit_per_minute: Option<u32>,
-    pub require_timestamp: bool,
+    /// How the sender signs (built from the agent's verification settings).
+    pub scheme: Box<dyn Scheme>,
     schema: Option<serde_json::Value>,
     /// Compiled on first use by a verified delivery, once.
     validator: tokio::sync::OnceCell<Arc<Validator>>,
-    current: WebhookSecret,
-    previous: Option<(WebhookSecret, DateTime<Utc>)>,
+    current: InboundSecret,
+    previous: Option<(InboundSecret, DateTime<Utc>)>,
 }
 
 impl Target {
     /// The secrets a signature may be made with at `now`: the current one and, during its
     /// grace period, the previous one.
-    pub fn secrets(&self, now: DateTime<Utc>) -> Vec<&WebhookSecret> {
+    pub fn secrets(&self, now: DateTime<Utc>) -> Vec<&InboundSecret> {
         let mut secrets = vec![&self.current];
         if let Some((previous, expires_at)) = &self.previous {
             if *expires_at > now {
@@ -113,6 +115,8 @@ pub enum LoadError {
     Keys(#[from] crate::crypto::keyring::KeyError),
     #[error("the agent's stored schema no longer compiles")]
     Schema,
+    #[error("the agent's stored verification settings are not known to this version")]
+    Settings,
 }
 
 pub struct TargetCache {
@@ -271,20 +275,38 @@ impl TargetCache {
     }
 }
 
+fn source(text: &str) -> Result<SecretSource, LoadError> {
+    text.parse().map_err(|_| LoadError::Settings)
+}
+
 /// Decrypts the secrets and compiles the schema of a freshly read row.
 fn open(keyring: &MasterKeyring, row: db::agents::WebhookTarget) -> Result<Target, LoadError> {
     let tenant_key = keyring.open_tenant_key(&row.sealed_tenant_key)?;
-    let current = tenant_key.decrypt_secret(&row.hmac_secret)?;
-    let previous = match (&row.previous_hmac_secret, row.previous_secret_expires_at) {
-        (Some(sealed), Some(expires_at)) => Some((tenant_key.decrypt_secret(sealed)?, expires_at)),
+    let current = tenant_key.decrypt_inbound(&row.hmac_secret, source(&row.secret_source)?)?;
+    let previous = match (
+        &row.previous_hmac_secret,
+        &row.previous_secret_source,
+        row.previous_secret_expires_at,
+    ) {
+        (Some(sealed), Some(previous_source), Some(expires_at)) => Some((
+            tenant_key.decrypt_inbound(sealed, source(previous_source)?)?,
+            expires_at,
+        )),
         _ => None,
+    };
+    let verification = Verification {
+        scheme: row
+            .verification_scheme
+            .parse::<VerificationScheme>()
+            .map_err(|_| LoadError::Settings)?,
+        header_name: row.verification_header_name,
     };
     Ok(Target {
         id: row.id,
         tenant_id: row.tenant_id,
         active: row.status == AgentStatus::Active.as_str(),
         rate_limit_per_minute: row.rate_limit_per_minute.map(|limit| limit.max(0) as u32),
-        require_timestamp: row.require_timestamp,
+        scheme: verify::for_agent(&verification, row.require_timestamp),
         schema: row.payload_schema,
         validator: tokio::sync::OnceCell::new(),
         current,
@@ -413,12 +435,12 @@ mod tests {
             tenant_id: Uuid::new_v4(),
             active: true,
             rate_limit_per_minute: None,
-            require_timestamp: false,
+            scheme: verify::for_agent(&Verification::default(), false),
             schema: None,
             validator: tokio::sync::OnceCell::new(),
-            current: WebhookSecret::generate(),
+            current: InboundSecret::generate(),
             previous: Some((
-                WebhookSecret::generate(),
+                InboundSecret::generate(),
                 now + chrono::Duration::seconds(60),
             )),
         };

@@ -719,7 +719,8 @@ async fn create_agent_stores_the_agent_in_the_admins_tenant_and_audits_it() {
         [(
             "agent.created".to_owned(),
             "success".to_owned(),
-            json!({"name": "Ticket triage", "status": "active", "runtime": "builtin"})
+            json!({"name": "Ticket triage", "status": "active", "runtime": "builtin",
+                "verification": {"scheme": "default"}})
         )]
     );
 
@@ -1298,8 +1299,8 @@ async fn regenerate_secret_with_a_grace_period_keeps_the_old_secret_verifying_un
     assert_eq!(
         regenerations,
         [
-            json!({"grace_period_seconds": 0}),
-            json!({"grace_period_seconds": 3600})
+            json!({"grace_period_seconds": 0, "source": "generated"}),
+            json!({"grace_period_seconds": 3600, "source": "generated"})
         ]
     );
     app.stop().await.unwrap();

@@ -1,29 +1,31 @@
-use leptos::{ev::KeyboardEvent, html, prelude::*};
+use leptos::{ev::KeyboardEvent, html, prelude::*, wasm_bindgen::JsCast, web_sys::HtmlElement};
 
-/// A modal confirmation. Focus moves to `initial_focus` (or the dialog) when it opens;
-/// Escape cancels; Tab stays inside.
+/// A modal confirmation. When it opens, focus moves to its first input, select or textarea
+/// (or to the dialog itself); Escape cancels; Tab stays inside.
 #[component]
 pub fn ConfirmDialog(
     open: RwSignal<bool>,
     #[prop(into)] title: String,
-    /// Called when the admin confirms; the dialog closes itself.
+    /// Called when the admin confirms. The dialog closes itself, unless `stay_open`: then
+    /// `on_confirm` closes it (when its work succeeded, so that an error shows inside).
     on_confirm: Callback<()>,
     #[prop(into)] confirm_label: String,
-    #[prop(optional)] initial_focus: Option<NodeRef<html::Select>>,
+    #[prop(optional)] stay_open: bool,
     children: ChildrenFn,
 ) -> impl IntoView {
     let dialog_ref = NodeRef::<html::Div>::new();
     Effect::new(move |_| {
         if open.get() {
-            match initial_focus.and_then(|node| node.get()) {
-                Some(select) => {
-                    let _ = select.focus();
-                }
-                None => {
-                    if let Some(dialog) = dialog_ref.get() {
-                        let _ = dialog.focus();
-                    }
-                }
+            if let Some(dialog) = dialog_ref.get() {
+                let control = dialog
+                    .query_selector("input, select, textarea")
+                    .ok()
+                    .flatten()
+                    .and_then(|control| control.dyn_into::<HtmlElement>().ok());
+                let _ = match control {
+                    Some(control) => control.focus(),
+                    None => dialog.focus(),
+                };
             }
         }
     });
@@ -58,7 +60,9 @@ pub fn ConfirmDialog(
                         type="button"
                         class="button danger"
                         on:click=move |_| {
-                            open.set(false);
+                            if !stay_open {
+                                open.set(false);
+                            }
                             on_confirm.run(());
                         }
                     >

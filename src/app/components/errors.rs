@@ -26,6 +26,16 @@ pub fn ErrorNotice(error: ApiError) -> impl IntoView {
     .into_any()
 }
 
+/// The message of `error`'s detail about `field` (its path is `/field`), to show under the
+/// input it concerns.
+pub fn field_message(error: Option<&ApiError>, field: &str) -> Option<String> {
+    error?
+        .details
+        .iter()
+        .find(|detail| detail.path.trim_start_matches('/') == field)
+        .map(|detail| detail.message.clone())
+}
+
 #[component]
 pub fn FieldErrors(errors: Vec<FieldError>) -> impl IntoView {
     (!errors.is_empty()).then(|| {

@@ -8,5 +8,5 @@ mod secret_field;
 
 pub use copy_button::CopyButton;
 pub use dialog::ConfirmDialog;
-pub use errors::{ErrorNotice, FieldErrors, StatusBadge};
+pub use errors::{field_message, ErrorNotice, FieldErrors, StatusBadge};
 pub use secret_field::{SecretField, SecretKind};

@@ -1,12 +1,13 @@
 use leptos::{html, prelude::*};
 use uuid::Uuid;
 
-use super::{ConfirmDialog, CopyButton, ErrorNotice};
+use super::{field_message, ConfirmDialog, CopyButton, ErrorNotice};
 use crate::{
     api::{
         regenerate_signing_secret, regenerate_webhook_secret, reveal_secret, reveal_signing_secret,
+        set_webhook_secret,
     },
-    domain::{ApiError, RevealedSecret, SigningSecretOwner},
+    domain::{ApiError, RevealedSecret, SecretSource, SetSecret, SigningSecretOwner, Timestamp},
 };
 
 const MASK: &str = "••••••••";
@@ -27,10 +28,35 @@ enum Format {
     StandardWebhooks,
 }
 
-/// A secret shown on request, copied, and regenerated after a confirmation. One component
-/// for every secret of the UI: each component costs the browser's WASM its own copy of the
-/// reactive code (docs/decisions.md, "WASM size"). `on_change` runs after every audited
-/// action.
+/// What a replaced webhook secret means for the previous one.
+fn replaced(done: &str, previous_expires_at: Option<Timestamp>) -> String {
+    match previous_expires_at {
+        None => format!("{done} Old webhooks will no longer work."),
+        Some(until) => format!(
+            "{done} The old secret keeps working until {}.",
+            crate::app::time::utc_minutes(&until)
+        ),
+    }
+}
+
+/// The grace period choices of both webhook secret dialogs.
+fn grace_select(id: &'static str, value: RwSignal<String>) -> impl IntoView {
+    view! {
+        <label for=id>"Grace period"</label>
+        <select id=id bind:value=value>
+            <option value="0">"None"</option>
+            <option value="3600">"1 hour"</option>
+            <option value="86400">"24 hours"</option>
+        </select>
+        <p class="muted">"During a grace period both the old and the new secret verify."</p>
+    }
+}
+
+/// A secret shown on request, copied, and regenerated after a confirmation; a webhook
+/// secret can also be set to one the sending product generated ("Set secret"). One
+/// component for every secret of the UI: each component costs the browser's WASM its own
+/// copy of the reactive code (docs/decisions.md, "WASM size"). `on_change` runs after every
+/// audited action.
 #[component]
 pub fn SecretField(
     kind: SecretKind,
@@ -39,6 +65,9 @@ pub fn SecretField(
     #[prop(into)]
     input_id: String,
     on_change: Callback<()>,
+    /// Where the webhook secret came from: shown here, updated when it is replaced.
+    #[prop(optional)]
+    source: Option<RwSignal<Option<SecretSource>>>,
 ) -> impl IntoView {
     let webhook = matches!(kind, SecretKind::Webhook(_));
     // The clear secret lives only here, only while shown.
@@ -52,7 +81,19 @@ pub fn SecretField(
     let notice = RwSignal::new(None::<String>);
     let confirm_open = RwSignal::new(false);
     let grace = RwSignal::new("0".to_owned());
-    let grace_select = NodeRef::<html::Select>::new();
+    let set_open = RwSignal::new(false);
+    let set_grace = RwSignal::new("0".to_owned());
+    let set_error = RwSignal::new(None::<ApiError>);
+    let provided = NodeRef::<html::Input>::new();
+    let replaced_by = move |new: SecretSource, message: String| {
+        error.set(None);
+        revealed.set(None);
+        notice.set(Some(message));
+        if let Some(source) = source {
+            source.set(Some(new));
+        }
+        on_change.run(());
+    };
 
     // Each action applies its own answer when it arrives (an `Effect` watching the action's
     // value would be one more type in the WASM; docs/decisions.md, "WASM size").
@@ -75,14 +116,10 @@ pub fn SecretField(
         async move {
             let answer = match kind {
                 SecretKind::Webhook(id) => regenerate_webhook_secret(id, grace).await.map(|done| {
-                    match done.previous_secret_expires_at {
-                        None => "New HMAC secret generated. Old webhooks will no longer work."
-                            .to_owned(),
-                        Some(until) => format!(
-                            "New HMAC secret generated. The old secret keeps working until {}.",
-                            crate::app::time::utc_minutes(&until)
-                        ),
-                    }
+                    replaced(
+                        "New HMAC secret generated.",
+                        done.previous_secret_expires_at,
+                    )
                 }),
                 SecretKind::Signing(owner) => regenerate_signing_secret(owner).await.map(|()| {
                     "New signing secret generated: requests are signed with it from now on."
@@ -90,13 +127,38 @@ pub fn SecretField(
                 }),
             };
             match answer {
-                Ok(message) => {
-                    error.set(None);
-                    revealed.set(None);
-                    notice.set(Some(message));
-                    on_change.run(());
-                }
+                Ok(message) => replaced_by(SecretSource::Generated, message),
                 Err(err) => error.set(Some(err)),
+            }
+        }
+    });
+    // The provider's secret is read from its input when sent, kept in no signal, and the
+    // input is emptied (and removed with the dialog) once it is saved.
+    let set = Action::new(move |_: &()| {
+        let input = SetSecret {
+            secret: provided
+                .get_untracked()
+                .map(|input| input.value())
+                .unwrap_or_default(),
+            grace_period_seconds: set_grace.get_untracked().parse().ok(),
+        };
+        async move {
+            let SecretKind::Webhook(id) = kind else {
+                return;
+            };
+            match set_webhook_secret(id, input).await {
+                Ok(done) => {
+                    if let Some(input) = provided.get_untracked() {
+                        input.set_value("");
+                    }
+                    set_error.set(None);
+                    set_open.set(false);
+                    replaced_by(
+                        SecretSource::Provided,
+                        replaced("Webhook secret set.", done.previous_secret_expires_at),
+                    );
+                }
+                Err(err) => set_error.set(Some(err)),
             }
         }
     });
@@ -129,6 +191,15 @@ pub fn SecretField(
                 text=copy_text
             />
         </div>
+        {source.map(|source| view! {
+            <p class="muted secret-source">
+                {move || match source.get() {
+                    Some(SecretSource::Provided) => "Secret: set from the provider",
+                    Some(SecretSource::Generated) => "Secret: generated here",
+                    None => "",
+                }}
+            </p>
+        })}
         {webhook.then(|| view! {
             <div class="field-row">
                 <label for="secret-format">"Secret format"</label>
@@ -150,6 +221,12 @@ pub fn SecretField(
             <button type="button" class="button danger" on:click=move |_| confirm_open.set(true)>
                 "Regenerate Secret"
             </button>
+            {webhook.then(|| view! {
+                <button type="button" class="button secondary"
+                    on:click=move |_| { set_error.set(None); set_open.set(true); }>
+                    "Set secret"
+                </button>
+            })}
         </div>
         <p role="status" class="notice">{move || notice.get()}</p>
         {move || error.get().map(|error| view! { <ErrorNotice error/> })}
@@ -157,7 +234,6 @@ pub fn SecretField(
             open=confirm_open
             title=if webhook { "Regenerate secret?" } else { "Regenerate signing secret?" }
             confirm_label="Regenerate"
-            initial_focus=grace_select
             on_confirm=Callback::new(move |_| {
                 let seconds = grace.get_untracked().parse::<u32>().unwrap_or(0);
                 regenerate.dispatch(seconds);
@@ -166,13 +242,7 @@ pub fn SecretField(
             {if webhook {
                 view! {
                     <p>"Are you sure? This will invalidate all existing webhooks using the old secret."</p>
-                    <label for="grace-period">"Grace period"</label>
-                    <select id="grace-period" node_ref=grace_select bind:value=grace>
-                        <option value="0">"None"</option>
-                        <option value="3600">"1 hour"</option>
-                        <option value="86400">"24 hours"</option>
-                    </select>
-                    <p class="muted">"During a grace period both the old and the new secret verify."</p>
+                    {grace_select("grace-period", grace)}
                 }.into_any()
             } else {
                 view! {
@@ -180,5 +250,33 @@ pub fn SecretField(
                 }.into_any()
             }}
         </ConfirmDialog>
+        {webhook.then(|| view! {
+            <ConfirmDialog
+                open=set_open
+                title="Set webhook secret"
+                confirm_label="Save"
+                stay_open=true
+                on_confirm=Callback::new(move |_| {
+                    set.dispatch(());
+                })
+            >
+                <p>
+                    "Paste the secret the sending product shows (Stripe's whsec_…, Slack's signing "
+                    "secret, a token). It replaces the current secret."
+                </p>
+                <label for="provider-secret">"Provider secret"</label>
+                // new-password: never the browser's saved sign-in password.
+                <input id="provider-secret" type="password" autocomplete="new-password" spellcheck="false"
+                    minlength="16" maxlength="512" node_ref=provided aria-describedby="provider-secret-error"
+                    on:keydown=move |ev| if ev.key() == "Enter" { set.dispatch(()); }/>
+                <p id="provider-secret-error" class="field-error">
+                    {move || set_error.with(|error| field_message(error.as_ref(), "secret"))}
+                </p>
+                {grace_select("set-grace-period", set_grace)}
+                {move || set_error.get()
+                    .filter(|error| field_message(Some(error), "secret").is_none())
+                    .map(|error| view! { <ErrorNotice error/> })}
+            </ConfirmDialog>
+        })}
     }
 }

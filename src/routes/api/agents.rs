@@ -9,7 +9,7 @@ use super::extract::{AgentId, ApiJson};
 use crate::{
     domain::{
         Agent, CreateAgent, RegenerateSecret, RevealedSecret, RevealedSigningSecret,
-        SecretRegenerated, UpdateAgent,
+        SecretRegenerated, SetSecret, UpdateAgent,
     },
     error::AppError,
     services::{self, Principal},
@@ -103,6 +103,25 @@ pub async fn regenerate_secret(
     };
     Ok(Json(
         services::secrets::regenerate(&state, &principal, id, input).await?,
+    ))
+}
+
+/// Stores the secret the sending product generated (Stripe's `whsec_…`, Slack's signing
+/// secret, a service desk's token): 16 to 512 visible ASCII characters, audited as
+/// `secret.set`; with a grace period the old secret verifies until it ends.
+#[utoipa::path(put, path = "/api/agents/{id}/webhook-secret", tag = "secrets",
+    params(("id" = uuid::Uuid, Path)), request_body = SetSecret,
+    responses((status = 200, body = SecretRegenerated), (status = 400), (status = 401), (status = 404),
+        (status = 409, description = "Draft agent without a secret")),
+    security(("session" = []), ("bearer" = [])))]
+pub async fn set_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    AgentId(id): AgentId,
+    ApiJson(input): ApiJson<SetSecret>,
+) -> Result<Json<SecretRegenerated>, AppError> {
+    Ok(Json(
+        services::secrets::set(&state, &principal, id, input).await?,
     ))
 }
 

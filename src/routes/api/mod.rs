@@ -35,7 +35,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/agents/{id}/webhook-secret",
-            get(agents::reveal_secret),
+            get(agents::reveal_secret).put(agents::set_secret),
         )
         .route(
             "/api/agents/{id}/regenerate-webhook-secret",

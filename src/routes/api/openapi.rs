@@ -15,7 +15,7 @@ use crate::{domain, routes::webhook};
     paths(
         auth::login, auth::logout,
         agents::create, agents::list, agents::get, agents::update, agents::delete,
-        agents::reveal_secret, agents::regenerate_secret,
+        agents::reveal_secret, agents::regenerate_secret, agents::set_secret,
         agents::reveal_runtime_secret, agents::regenerate_runtime_secret,
         audit::for_agent, audit::for_tenant,
         executions::get, executions::for_agent, executions::detail, executions::replay,
@@ -29,6 +29,7 @@ use crate::{domain, routes::webhook};
     components(schemas(
         domain::Agent, domain::AgentStatus, domain::CreateAgent, domain::UpdateAgent,
         domain::RevealedSecret, domain::RegenerateSecret, domain::SecretRegenerated,
+        domain::SetSecret, domain::Verification, domain::VerificationScheme, domain::SecretSource,
         domain::AgentRuntime, domain::HttpRuntime, domain::OpenAiRuntime,
         domain::RevealedSigningSecret,
         domain::NotificationSettings, domain::UpdateNotificationSettings,

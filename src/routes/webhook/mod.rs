@@ -24,7 +24,7 @@ use crate::{
     routes::transport::ClientInfo,
     services::{
         request_log,
-        webhooks::{self, Facts, WebhookError},
+        webhooks::{self, Answer, Facts, WebhookError},
     },
     state::AppState,
 };
@@ -45,9 +45,13 @@ pub fn is_webhook_path(path: &str) -> bool {
 #[utoipa::path(post, path = "/agents/{agent_id}/webhook", tag = "webhook",
     params(("agent_id" = uuid::Uuid, Path)),
     request_body(content = Object, content_type = "application/json",
-        description = "Any JSON value, signed with X-Hub-Signature-256 (or X-Webhook-Signature) \
-                       or Standard Webhooks headers"),
+        description = "Any JSON value, signed as the agent's verification scheme says: by \
+                       default X-Hub-Signature-256 (or X-Hub-Signature, X-Webhook-Signature) or \
+                       Standard Webhooks headers; or as Stripe, Slack, Shopify, Zendesk or \
+                       PagerDuty sign; or with the secret as a token (X-Gitlab-Token, a named \
+                       header, or Authorization: Bearer)"),
     responses(
+        (status = 200, body = Object, description = "The sender's verification handshake (Slack's url_verification): {\"challenge\": …}; nothing queued"),
         (status = 202, body = crate::domain::WebhookAccepted, description = "Execution queued"),
         (status = 400, body = WebhookErrorBody, description = "Invalid JSON payload / Validation failed"),
         (status = 401, body = WebhookErrorBody, description = "Invalid HMAC signature / Request expired"),
@@ -94,7 +98,11 @@ pub async fn receive(
     }
     .await;
     let (response, logged) = match result {
-        Ok(accepted) => {
+        Ok(Answer::Handshake(answer)) => (
+            (StatusCode::OK, Json(answer)).into_response(),
+            Some((RequestOutcome::Handshake, None, None)),
+        ),
+        Ok(Answer::Queued(accepted)) => {
             let outcome = if facts.duplicate {
                 RequestOutcome::Duplicate
             } else {
@@ -140,11 +148,14 @@ pub async fn receive(
                 status: response.status().as_u16(),
                 outcome,
                 reason,
-                delivery_id: webhooks::logged_delivery_id(&parts.headers),
+                delivery_id: webhooks::logged_delivery_id(&mut facts, &parts.headers),
                 source_ip,
                 body_bytes: i32::try_from(body_bytes).unwrap_or(i32::MAX),
                 body_sha256,
-                headers: request_log::logged_headers(&parts.headers),
+                headers: request_log::logged_headers(
+                    &parts.headers,
+                    facts.secret_header.as_deref(),
+                ),
                 execution_id,
             });
         }

@@ -1,6 +1,7 @@
-//! "Send Test Webhook": signs an admin's payload with the agent's secret, the way the agent
-//! accepts deliveries (Standard Webhooks when it requires a signed timestamp, otherwise
-//! `X-Hub-Signature-256`), and sends it in process through the webhook route wrapped in the
+//! "Send Test Webhook": signs an admin's payload with the agent's secret, the way the agent's
+//! sender would (its verification scheme: Stripe's `Stripe-Signature`, Slack's, a token
+//! header, …; for the default scheme Standard Webhooks when the agent requires a signed
+//! timestamp, otherwise `X-Hub-Signature-256`), and sends it in process through the webhook route wrapped in the
 //! same edge layers as external requests: a request id, the admin's client address and
 //! transport (so `require_https` and trusted proxies judge it like the admin's own request).
 //! Then it explains the answer, with a `curl` command that sends the same bytes.
@@ -18,11 +19,10 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use crate::{
-    crypto::secrets::WebhookSecret,
     domain::{webhook_status_meaning, AuditAction, FieldError, TestWebhookResult},
     error::AppError,
     routes,
-    services::{agents, audit, secrets, Principal},
+    services::{agents, audit, secrets, webhooks::verify, Principal},
     state::AppState,
 };
 
@@ -61,33 +61,6 @@ impl Caller {
     }
 }
 
-/// The signature headers of one delivery.
-struct Signed {
-    scheme: &'static str,
-    headers: Vec<(&'static str, String)>,
-}
-
-fn sign(secret: &WebhookSecret, require_timestamp: bool, body: &[u8]) -> Signed {
-    if require_timestamp {
-        let id = format!("test_{}", Uuid::new_v4().simple());
-        let timestamp = chrono::Utc::now().timestamp();
-        let signature = secret.sign_standard(&id, timestamp, body);
-        Signed {
-            scheme: "standard_webhooks",
-            headers: vec![
-                ("webhook-id", id),
-                ("webhook-timestamp", timestamp.to_string()),
-                ("webhook-signature", signature),
-            ],
-        }
-    } else {
-        Signed {
-            scheme: "x_hub_signature_256",
-            headers: vec![("X-Hub-Signature-256", secret.sign_hub(body))],
-        }
-    }
-}
-
 pub async fn send(
     state: &AppState,
     principal: &Principal,
@@ -102,12 +75,13 @@ pub async fn send(
         ));
     };
     let secret = secrets::open_current(state, principal.tenant_id, agent_id).await?;
-    let signed = sign(&secret, agent.require_timestamp, body.as_bytes());
+    let scheme = verify::for_agent(&agent.verification, agent.require_timestamp);
+    let signed = scheme.sign(&secret, body.as_bytes(), chrono::Utc::now().timestamp());
 
     let mut request = Request::post(format!("/agents/{agent_id}/webhook"))
         .header(header::CONTENT_TYPE, "application/json");
     for (name, value) in &signed.headers {
-        request = request.header(*name, value);
+        request = request.header(name.as_str(), value);
     }
     for (name, value) in &caller.forwarded {
         request = request.header(name, value);
@@ -150,21 +124,32 @@ pub async fn send(
         execution_id,
         response_body,
         details,
-        curl: curl_command(&url, &signed.headers, &body),
+        curl: curl_command(
+            &url,
+            &signed.headers,
+            &body,
+            agent.verification.scheme.is_token(),
+        ),
     })
 }
 
-/// A command that sends the same bytes with the same signature headers from a terminal.
-fn curl_command(url: &str, headers: &[(&str, String)], body: &str) -> String {
+/// A command that sends the same bytes with the same signature headers from a terminal. A
+/// token scheme's header is the secret itself: shown as `$WEBHOOK_SECRET`, so that the
+/// secret is only ever shown by Reveal (audited and limited).
+fn curl_command(url: &str, headers: &[(String, String)], body: &str, token: bool) -> String {
     let mut command = format!(
         "curl -X POST {} \\\n  -H 'Content-Type: application/json' \\\n",
         shell_quote(url)
     );
     for (name, value) in headers {
-        command.push_str(&format!(
-            "  -H {} \\\n",
-            shell_quote(&format!("{name}: {value}"))
-        ));
+        if token {
+            command.push_str(&format!("  -H \"{name}: $WEBHOOK_SECRET\" \\\n"));
+        } else {
+            command.push_str(&format!(
+                "  -H {} \\\n",
+                shell_quote(&format!("{name}: {value}"))
+            ));
+        }
     }
     command.push_str(&format!("  --data-binary {}", shell_quote(body)));
     command
@@ -182,42 +167,14 @@ mod tests {
     fn bodies_with_quotes_survive_the_shell() {
         let command = curl_command(
             "http://h/agents/1/webhook",
-            &[("X-Hub-Signature-256", "sha256=ab".into())],
+            &[("X-Hub-Signature-256".into(), "sha256=ab".into())],
             r#"{"name":"O'Brien"}"#,
+            false,
         );
         assert!(
             command.contains(r#"--data-binary '{"name":"O'\''Brien"}'"#),
             "{command}"
         );
         assert!(command.contains("-H 'X-Hub-Signature-256: sha256=ab'"));
-    }
-
-    #[test]
-    fn agents_that_require_a_timestamp_get_standard_webhooks_signatures() {
-        let secret = WebhookSecret::generate();
-        let body = br#"{"a":1}"#;
-        let signed = sign(&secret, true, body);
-        assert_eq!(signed.scheme, "standard_webhooks");
-        let header = |name: &str| {
-            signed
-                .headers
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.clone())
-                .unwrap()
-        };
-        let now = chrono::Utc::now().timestamp();
-        secret
-            .verify_standard(
-                &header("webhook-id"),
-                &header("webhook-timestamp"),
-                &header("webhook-signature"),
-                body,
-                now,
-            )
-            .unwrap();
-        let hub = sign(&secret, false, body);
-        assert_eq!(hub.scheme, "x_hub_signature_256");
-        secret.verify_hub(body, &hub.headers[0].1).unwrap();
     }
 }

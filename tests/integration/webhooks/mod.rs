@@ -4,10 +4,12 @@
 //! - `accepted`: accepted deliveries, their executions, a separate worker process;
 //! - `signatures`: 401s, Standard Webhooks, secret regeneration;
 //! - `refusals`: every other refusal, in the documented order of checks;
-//! - `delivery_ids`: idempotency, delivery ids bound to their body, jsonb-safe payloads.
+//! - `delivery_ids`: idempotency, delivery ids bound to their body, jsonb-safe payloads;
+//! - `presets`: the sender schemes (Stripe, Slack, Shopify, Zendesk, PagerDuty, tokens).
 
 mod accepted;
 mod delivery_ids;
+mod presets;
 mod refusals;
 mod signatures;
 

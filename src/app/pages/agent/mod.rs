@@ -32,9 +32,26 @@ pub struct AgentReload(pub RwSignal<u32>);
 #[derive(Clone, Copy)]
 pub struct AuditReload(pub RwSignal<u32>);
 
-/// The agent whose settings form was just saved (kept across the reload the save causes).
+/// A form whose save reloads the agent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Settings,
+    Verification,
+}
+
+/// Which form was just saved, for which agent: kept across the reload the save causes (it
+/// renders every section anew), so that the form can say it was saved.
 #[derive(Clone, Copy)]
-pub struct SettingsSaved(pub RwSignal<Option<Uuid>>);
+pub struct JustSaved(pub RwSignal<Option<(Uuid, Form)>>);
+
+impl JustSaved {
+    /// The page's, or a signal of its own outside the page.
+    pub fn get() -> RwSignal<Option<(Uuid, Form)>> {
+        use_context::<JustSaved>()
+            .map(|saved| saved.0)
+            .unwrap_or_else(|| RwSignal::new(None))
+    }
+}
 
 /// The agent's saved payload schema, as the schema editor last saved it.
 #[derive(Clone, Copy)]
@@ -51,7 +68,7 @@ pub fn AgentPage() -> impl IntoView {
     };
     let reload = AgentReload(RwSignal::new(0));
     provide_context(reload);
-    provide_context(SettingsSaved(RwSignal::new(None)));
+    provide_context(JustSaved(RwSignal::new(None)));
     let agent = server_resource(
         move || (id(), reload.0.get()),
         |(id, _)| async move {

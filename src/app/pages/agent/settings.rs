@@ -5,10 +5,10 @@
 use leptos::{html, prelude::*};
 use leptos_router::hooks::use_navigate;
 
-use super::{AgentReload, SettingsSaved};
+use super::{AgentReload, Form, JustSaved};
 use crate::{
     api::{delete_agent, edit_agent},
-    app::components::{ConfirmDialog, ErrorNotice},
+    app::components::{field_message, ConfirmDialog, ErrorNotice},
     domain::{Agent, ApiError, FieldError, UpdateAgent},
 };
 
@@ -23,9 +23,7 @@ pub fn AgentSettings(agent: Agent) -> impl IntoView {
     let timestamp = NodeRef::<html::Input>::new();
     let error = RwSignal::new(None::<ApiError>);
     // Kept by the page: saving reloads the agent, which renders this section anew.
-    let saved = use_context::<SettingsSaved>()
-        .map(|saved| saved.0)
-        .unwrap_or_else(|| RwSignal::new(None));
+    let saved = JustSaved::get();
     let original = StoredValue::new((
         agent.name.clone(),
         agent.description.clone(),
@@ -76,7 +74,7 @@ pub fn AgentSettings(agent: Agent) -> impl IntoView {
                     retry_after_seconds: None,
                 }),
             };
-            saved.set(result.is_ok().then_some(id));
+            saved.set(result.is_ok().then_some((id, Form::Settings)));
             match result {
                 Ok(_) => {
                     error.set(None);
@@ -89,19 +87,8 @@ pub fn AgentSettings(agent: Agent) -> impl IntoView {
         }
     });
     // The message of the error about `field`, shown under its input.
-    let field_error = move |field: &'static str| {
-        move || {
-            error.with(|error| {
-                error.as_ref().and_then(|error| {
-                    error
-                        .details
-                        .iter()
-                        .find(|detail| detail.path.trim_start_matches('/') == field)
-                        .map(|detail| detail.message.clone())
-                })
-            })
-        }
-    };
+    let field_error =
+        move |field: &'static str| move || error.with(|error| field_message(error.as_ref(), field));
 
     let navigate = use_navigate();
     let confirm_delete = RwSignal::new(false);
@@ -142,9 +129,11 @@ pub fn AgentSettings(agent: Agent) -> impl IntoView {
                     aria-describedby="settings-rate-error"/>
                 <p id="settings-rate-error" class="field-error">{field_error("rate_limit_per_minute")}</p>
                 <label class="checkbox">
-                    <input type="checkbox" node_ref=timestamp checked=agent.require_timestamp/>
+                    <input type="checkbox" node_ref=timestamp checked=agent.require_timestamp
+                        aria-describedby="settings-timestamp-error"/>
                     " Require a signed timestamp (Standard Webhooks headers)"
                 </label>
+                <p id="settings-timestamp-error" class="field-error">{field_error("require_timestamp")}</p>
                 <div class="actions">
                     <button type="submit" class="button">"Save settings"</button>
                     <button type="button" class="button danger" on:click=move |_| confirm_delete.set(true)>
@@ -152,7 +141,7 @@ pub fn AgentSettings(agent: Agent) -> impl IntoView {
                     </button>
                 </div>
             </form>
-            <p role="status" class="notice">{move || (saved.get() == Some(id)).then_some("Settings saved.")}</p>
+            <p role="status" class="notice">{move || (saved.get() == Some((id, Form::Settings))).then_some("Settings saved.")}</p>
             {move || error.get().filter(|e| e.details.is_empty()).map(|error| view! { <ErrorNotice error/> })}
             {move || delete.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error/> })}
             <ConfirmDialog open=confirm_delete title="Delete this agent?" confirm_label="Delete" on_confirm=on_delete>
