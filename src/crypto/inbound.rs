@@ -202,10 +202,12 @@ impl InboundSecret {
     ) -> Option<Self> {
         match source {
             SecretSource::Generated => WebhookSecret::from_bytes(&bytes).ok().map(Self::Generated),
+            // Not `parse`: what was accepted when it was stored opens whatever today's
+            // limits are.
             SecretSource::Provided => String::from_utf8(bytes)
                 .ok()
-                .and_then(|text| ProvidedSecret::parse(&text).ok())
-                .map(Self::Provided),
+                .filter(|text| !text.is_empty())
+                .map(|text| Self::Provided(ProvidedSecret(text))),
         }
     }
 }
@@ -261,8 +263,6 @@ mod tests {
                 ProvidedSecretError::Characters
             );
         }
-        let error = ProvidedSecret::parse("a secret with spaces").unwrap_err();
-        assert!(!error.to_string().contains("spaces in"));
     }
 
     #[test]

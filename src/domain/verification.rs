@@ -121,8 +121,8 @@ pub struct Verification {
 
 pub const HEADER_NAME_MAX_CHARS: usize = 64;
 
-/// Headers a token may not travel in: they mean something else to every HTTP hop, or they
-/// carry another scheme's signature.
+/// Headers a token may not travel in: they mean something else to every HTTP hop (and the
+/// `webhook-` prefix, Standard Webhooks' headers, is refused too).
 const RESERVED_HEADERS: &[&str] = &[
     "host",
     "content-type",
@@ -164,7 +164,7 @@ impl Verification {
     }
 }
 
-/// An HTTP field name (RFC 9110 token characters), not one of [`RESERVED_HEADERS`].
+/// An HTTP field name of letters, digits, `-` and `_`, not one of [`RESERVED_HEADERS`].
 pub fn parse_header_name(raw: &str) -> Result<String, String> {
     let name = raw.trim().to_ascii_lowercase();
     if name.is_empty() {
@@ -175,8 +175,10 @@ pub fn parse_header_name(raw: &str) -> Result<String, String> {
             "header_name must be at most {HEADER_NAME_MAX_CHARS} characters"
         ));
     }
-    let token = |byte: u8| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte);
-    if !name.bytes().all(token) {
+    // A subset of HTTP's token characters: no quote, `$` or backtick, which would mean
+    // something to a shell pasting the test sender's curl command.
+    let allowed = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_';
+    if !name.bytes().all(allowed) {
         return Err("header_name must be an HTTP header name (letters, digits, - and _)".into());
     }
     if RESERVED_HEADERS.contains(&name.as_str()) || name.starts_with("webhook-") {
@@ -257,6 +259,9 @@ mod tests {
             "Content-Type",
             "webhook-signature",
             "é",
+            "x-`id`",
+            "x-$a",
+            "x'a",
         ] {
             assert!(token(Some(bad)).parse().is_err(), "{bad:?}");
         }

@@ -268,10 +268,7 @@ pub async fn update(
         header_name: current.verification_header_name.clone(),
     };
     let new_verification = match patch.verification.clone() {
-        Some(new) => {
-            changed.push("verification");
-            verification(new, require_timestamp)?
-        }
+        Some(new) => verification(new, require_timestamp)?,
         None if patch.require_timestamp.is_some() => {
             verification(current_verification.clone(), require_timestamp)?
         }
@@ -367,6 +364,7 @@ pub async fn update(
         details["host"] = json!(host);
     }
     if new_verification != current_verification {
+        changed.push("verification");
         details["verification"] = json!(new_verification);
         details["previous_verification"] = json!(current_verification);
     }

@@ -252,6 +252,17 @@ mod tests {
         assert!(!logged.to_string().contains("abc"));
     }
 
+    #[test]
+    fn the_agents_own_token_header_is_redacted_whatever_its_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-sdp-pass", HeaderValue::from_static("the-token"));
+        assert_eq!(logged_headers(&headers, None)["x-sdp-pass"], "the-token");
+        assert_eq!(
+            logged_headers(&headers, Some("x-sdp-pass"))["x-sdp-pass"],
+            REDACTED
+        );
+    }
+
     fn entry() -> NewRequest {
         NewRequest {
             id: Uuid::now_v7(),

@@ -306,7 +306,8 @@ fn open(keyring: &MasterKeyring, row: db::agents::WebhookTarget) -> Result<Targe
         tenant_id: row.tenant_id,
         active: row.status == AgentStatus::Active.as_str(),
         rate_limit_per_minute: row.rate_limit_per_minute.map(|limit| limit.max(0) as u32),
-        scheme: verify::for_agent(&verification, row.require_timestamp),
+        scheme: verify::for_agent(&verification, row.require_timestamp)
+            .ok_or(LoadError::Settings)?,
         schema: row.payload_schema,
         validator: tokio::sync::OnceCell::new(),
         current,
@@ -435,7 +436,7 @@ mod tests {
             tenant_id: Uuid::new_v4(),
             active: true,
             rate_limit_per_minute: None,
-            scheme: verify::for_agent(&Verification::default(), false),
+            scheme: verify::for_agent(&Verification::default(), false).unwrap(),
             schema: None,
             validator: tokio::sync::OnceCell::new(),
             current: InboundSecret::generate(),

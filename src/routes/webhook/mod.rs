@@ -126,12 +126,11 @@ pub async fn receive(
         }
     };
     if let Some((outcome, reason, execution_id)) = logged {
-        let tenant_id = match facts.tenant_id {
-            Some(tenant_id) => Some(tenant_id),
+        if facts.tenant_id.is_none() {
             // Refused before the agent was looked up (size, content type, read timeout).
-            None => webhooks::tenant_of(&state, &agent_id).await,
-        };
-        if let (Some(tenant_id), Ok(agent_id)) = (tenant_id, agent_id.parse()) {
+            webhooks::learn_agent(&state, &agent_id, &mut facts).await;
+        }
+        if let (Some(tenant_id), Ok(agent_id)) = (facts.tenant_id, agent_id.parse()) {
             if outcome == RequestOutcome::Rejected && !state.limits.may_log_refusal(agent_id) {
                 state.request_log.dropped();
                 return finish(&state, response, started);

@@ -75,7 +75,8 @@ pub async fn send(
         ));
     };
     let secret = secrets::open_current(state, principal.tenant_id, agent_id).await?;
-    let scheme = verify::for_agent(&agent.verification, agent.require_timestamp);
+    let scheme = verify::for_agent(&agent.verification, agent.require_timestamp)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("inconsistent verification settings")))?;
     let signed = scheme.sign(&secret, body.as_bytes(), chrono::Utc::now().timestamp());
 
     let mut request = Request::post(format!("/agents/{agent_id}/webhook"))
@@ -143,7 +144,11 @@ fn curl_command(url: &str, headers: &[(String, String)], body: &str, token: bool
     );
     for (name, value) in headers {
         if token {
-            command.push_str(&format!("  -H \"{name}: $WEBHOOK_SECRET\" \\\n"));
+            // The name is quoted on its own: only the variable is left to the shell.
+            command.push_str(&format!(
+                "  -H {}\"$WEBHOOK_SECRET\" \\\n",
+                shell_quote(&format!("{name}: "))
+            ));
         } else {
             command.push_str(&format!(
                 "  -H {} \\\n",

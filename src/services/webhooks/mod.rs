@@ -201,7 +201,7 @@ pub async fn accept(
     // Answered whatever the agent's status: a sender checks its URL when it is configured,
     // which may be before the agent is switched on.
     if let Some(answer) = target.scheme.handshake(&body) {
-        return Ok(Answer::Handshake(answer));
+        return answer.map(Answer::Handshake);
     }
 
     if !target.active {
@@ -209,6 +209,9 @@ pub async fn accept(
     }
 
     let payload: Value = serde_json::from_slice(&body).map_err(|_| WebhookError::InvalidJson)?;
+    if let verify::IdSource::BodyField(_) = id_source {
+        facts.body_delivery_id = verify::logged_delivery_id(id_source, headers, Some(&payload));
+    }
     if !db::jsonb::can_store(&body) {
         return Err(WebhookError::InvalidJson);
     }
@@ -217,9 +220,6 @@ pub async fn accept(
         if !violations.is_empty() {
             return Err(WebhookError::ValidationFailed(violations));
         }
-    }
-    if let verify::IdSource::BodyField(_) = id_source {
-        facts.body_delivery_id = verify::logged_delivery_id(id_source, headers, Some(&payload));
     }
     let delivery_id = verify::delivery_id(id_source, headers, &payload)?;
     // The parsed copy is not needed any more: PostgreSQL stores the raw body's JSON.
@@ -264,16 +264,21 @@ pub async fn accept(
     }
 }
 
-/// The tenant of the agent a webhook URL names, for logging requests refused before the
-/// agent was looked up (size, content type, read timeout). Unknown agents: `None`.
-pub async fn tenant_of(state: &AppState, agent_id: &str) -> Option<Uuid> {
-    let agent_id: Uuid = agent_id.parse().ok()?;
-    let target = state
+/// What the request log needs of the agent a webhook URL names when the request was
+/// refused before the agent was looked up (size, content type, read timeout): its tenant
+/// and its token header, filled into `facts`. Unknown agents leave `facts` as it was.
+pub async fn learn_agent(state: &AppState, agent_id: &str, facts: &mut Facts) {
+    let Ok(agent_id) = agent_id.parse::<Uuid>() else {
+        return;
+    };
+    if let Ok(Some(target)) = state
         .targets
         .get(&state.pool, &state.keyring, agent_id)
         .await
-        .ok()??;
-    Some(target.tenant_id)
+    {
+        facts.tenant_id = Some(target.tenant_id);
+        facts.secret_header = target.scheme.secret_header().map(str::to_owned);
+    }
 }
 
 /// The delivery id as the request log shows it: where the agent's scheme keeps it (a body

@@ -53,7 +53,12 @@ fn signed(delivery: Delivery, scheme: &str, secret: &str, body: &[u8], at: i64) 
     match scheme {
         "stripe" => {
             let v1 = hex::encode(mac(secret, &[ts.as_bytes(), b".", body]));
-            delivery.header("stripe-signature", format!("t={ts},v1={v1}"))
+            // During a roll Stripe lists one v1 per secret, and a test-mode v0.
+            let stale = hex::encode(mac("whsec_rolled_away_000", &[ts.as_bytes(), b".", body]));
+            delivery.header(
+                "stripe-signature",
+                format!("t={ts},v1={stale},v1={v1},v0={stale}"),
+            )
         }
         "slack" => {
             let v0 = hex::encode(mac(secret, &[b"v0:", ts.as_bytes(), b":", body]));
@@ -376,6 +381,68 @@ async fn a_header_token_is_compared_exactly_and_redacted_from_the_log() {
     assert_eq!(
         log["items"][6]["headers"]["x-sdp-token"], "[redacted]",
         "{log}"
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_token_header_of_any_name_is_redacted_also_when_refused_before_the_lookup() {
+    let app = spawn_app().await;
+    let admin = app.admin("acme").await;
+    let agent = app
+        .agent(
+            &admin,
+            json!({"name": "sdp", "verification": {"scheme": "header_token", "header_name": "X-SDP-Pass"}}),
+        )
+        .await;
+    let body = br#"{"request": 1}"#;
+    // A form post (415) and a JSON one: neither leaves the token in the log.
+    let form = app
+        .delivery(&agent.url, body)
+        .content_type("application/x-www-form-urlencoded")
+        .header("x-sdp-pass", agent.secret.as_str())
+        .send()
+        .await;
+    assert_eq!(form.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let json = app
+        .delivery(&agent.url, body)
+        .header("x-sdp-pass", agent.secret.as_str())
+        .send()
+        .await;
+    assert_eq!(json.status(), StatusCode::ACCEPTED);
+    let log = eventually(
+        Duration::from_secs(10),
+        "both requests in the log",
+        || async {
+            let page = app
+                .get_json(&admin, &format!("/api/agents/{}/requests", agent.id))
+                .await;
+            (page["items"].as_array().map(Vec::len) == Some(2)).then_some(page)
+        },
+    )
+    .await;
+    for item in log["items"].as_array().unwrap() {
+        assert_eq!(item["headers"]["x-sdp-pass"], "[redacted]", "{log}");
+    }
+    assert!(!log.to_string().contains(&agent.secret), "{log}");
+
+    // The test sender's curl names the header, quoted, and leaves the token to the shell.
+    let result: Value = admin
+        .client
+        .post(app.url("/api/fn/send_test_webhook"))
+        .json(&json!({"id": agent.id, "payload": "{}"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        result["curl"]
+            .as_str()
+            .unwrap()
+            .contains(r#"-H 'x-sdp-pass: '"$WEBHOOK_SECRET""#),
+        "{result}"
     );
     app.stop().await.unwrap();
 }

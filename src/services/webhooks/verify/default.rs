@@ -17,11 +17,11 @@ const HUB_HEADERS: [&str; 3] = [
     "x-hub-signature",
 ];
 
-pub struct Default {
+pub struct DefaultScheme {
     pub require_timestamp: bool,
 }
 
-impl Scheme for Default {
+impl Scheme for DefaultScheme {
     fn verify(&self, delivery: &Delivery<'_>, secrets: &[&InboundSecret]) -> Verified {
         let headers = delivery.headers;
         if headers.contains_key("webhook-signature") {
@@ -45,6 +45,7 @@ impl Scheme for Default {
             let value = value.ok_or(SignatureError::Missing)?;
             with_any_secret(secrets, |secret| secret.verify_hub(delivery.body, value))
         });
+        // The signature form, GitHub style, whichever of its headers carried it.
         ("x_hub_signature_256", result.map_err(VerifyFailure::from))
     }
 
@@ -83,7 +84,7 @@ mod tests {
     const NOW: i64 = 1_700_000_000;
 
     fn verify(
-        scheme: &Default,
+        scheme: &DefaultScheme,
         headers: &HeaderMap,
         body: &[u8],
         secrets: &[&InboundSecret],
@@ -94,7 +95,7 @@ mod tests {
 
     #[test]
     fn hub_signatures_use_the_text_as_key_and_accept_the_previous_secret() {
-        let scheme = Default {
+        let scheme = DefaultScheme {
             require_timestamp: false,
         };
         let (current, previous) = (InboundSecret::generate(), InboundSecret::generate());
@@ -121,7 +122,7 @@ mod tests {
 
     #[test]
     fn standard_webhooks_headers_win_and_timestamps_are_checked() {
-        let scheme = Default {
+        let scheme = DefaultScheme {
             require_timestamp: true,
         };
         let key = InboundSecret::generate();
@@ -151,7 +152,7 @@ mod tests {
 
     #[test]
     fn require_timestamp_refuses_hub_only_deliveries() {
-        let scheme = Default {
+        let scheme = DefaultScheme {
             require_timestamp: true,
         };
         let key = InboundSecret::generate();
@@ -164,7 +165,7 @@ mod tests {
 
     #[test]
     fn unsigned_deliveries_are_missing_signatures() {
-        let scheme = Default {
+        let scheme = DefaultScheme {
             require_timestamp: false,
         };
         assert_eq!(

@@ -34,9 +34,9 @@ use crate::{
     domain::{Verification, VerificationScheme},
 };
 
-/// How far a signed timestamp may be from our clock, either way (Stripe's, Slack's and
-/// Standard Webhooks' own tolerance).
-pub const TOLERANCE_SECONDS: i64 = 300;
+/// How far a signed timestamp may be from our clock, either way: Standard Webhooks' own
+/// tolerance, and Stripe's and Slack's.
+pub use crate::crypto::signature::standard_webhooks::TOLERANCE_SECONDS;
 
 /// One delivery as a scheme sees it: raw headers and bytes, and our clock (Unix seconds; a
 /// field so that tests control time).
@@ -118,9 +118,9 @@ pub trait Scheme: Send + Sync {
     /// Where the delivery id is, for idempotency.
     fn delivery_id(&self) -> IdSource;
 
-    /// The answer to the sender's verification request, if the verified delivery is one:
-    /// answered 200 with this body, and queues nothing.
-    fn handshake(&self, _body: &[u8]) -> Option<Value> {
+    /// If the verified delivery is the sender's verification request: the body of its 200,
+    /// or why it is refused. Such a request is never queued.
+    fn handshake(&self, _body: &[u8]) -> Option<Result<Value, WebhookError>> {
         None
     }
 
@@ -134,23 +134,21 @@ pub trait Scheme: Send + Sync {
     }
 }
 
-/// The scheme an agent's deliveries are verified with.
-pub fn for_agent(verification: &Verification, require_timestamp: bool) -> Box<dyn Scheme> {
-    match verification.scheme {
-        VerificationScheme::Default => Box::new(default::Default { require_timestamp }),
+/// The scheme an agent's deliveries are verified with; `None` for settings that break the
+/// stored invariants (a `header_token` without its header), which the database refuses.
+pub fn for_agent(verification: &Verification, require_timestamp: bool) -> Option<Box<dyn Scheme>> {
+    Some(match verification.scheme {
+        VerificationScheme::Default => Box::new(default::DefaultScheme { require_timestamp }),
         VerificationScheme::Stripe => Box::new(stripe::Stripe),
         VerificationScheme::Slack => Box::new(slack::Slack),
         VerificationScheme::Shopify => Box::new(shopify::Shopify),
         VerificationScheme::Zendesk => Box::new(zendesk::Zendesk),
         VerificationScheme::Pagerduty => Box::new(pagerduty::PagerDuty),
         VerificationScheme::GitlabToken => Box::new(token::Gitlab),
-        VerificationScheme::HeaderToken => Box::new(token::Header::new(
-            verification
-                .header_name
-                .as_deref()
-                .unwrap_or("authorization"),
-        )),
-    }
+        VerificationScheme::HeaderToken => {
+            Box::new(token::Header::new(verification.header_name.as_deref()?))
+        }
+    })
 }
 
 /// The delivery id, if the sender sent one: trimmed, visible ASCII, at most
@@ -334,7 +332,7 @@ pub(super) mod tests {
                 };
                 timestamps
                     .iter()
-                    .map(|&required| (scheme, for_agent(&verification, required)))
+                    .map(|&required| (scheme, for_agent(&verification, required).unwrap()))
                     .collect::<Vec<_>>()
             })
             .collect()
@@ -549,7 +547,8 @@ pub(super) mod tests {
                 header_name: Some("x-sdp-token".into()),
             },
             false,
-        );
+        )
+        .unwrap();
         let ok = |pairs: &[(&str, String)]| check(&*named, &headers(pairs), b"{}", &[&secret], NOW);
         assert_eq!(
             ok(&[("x-sdp-token", "sdp-fixed-token-0123".into())]),
@@ -577,7 +576,8 @@ pub(super) mod tests {
                 header_name: Some("authorization".into()),
             },
             false,
-        );
+        )
+        .unwrap();
         for value in ["Bearer sdp-fixed-token-0123", "sdp-fixed-token-0123"] {
             assert_eq!(
                 check(
@@ -692,7 +692,8 @@ pub(super) mod tests {
                     header_name: None,
                 },
                 false,
-            );
+            )
+            .unwrap();
             assert!(!file.vectors.is_empty() && !file.negative.is_empty());
             for (index, vector) in file.vectors.iter().enumerate() {
                 let secret = InboundSecret::Provided(ProvidedSecret::for_vector(&vector.secret));
@@ -704,20 +705,26 @@ pub(super) mod tests {
                 );
                 // Our signing makes one of the signatures the vector lists.
                 let ours = scheme.sign(&secret, vector.body.as_bytes(), now);
-                let signature = ours
+                let signature = &ours
                     .headers
                     .iter()
                     .find(|(name, _)| !name.to_ascii_lowercase().contains("timestamp"))
-                    .unwrap();
-                let mac = signature
-                    .1
-                    .rsplit('=')
-                    .find(|part| part.len() >= 40)
-                    .unwrap_or(&signature.1);
+                    .unwrap()
+                    .1;
+                // The MAC itself: after `v1=` (Stripe, PagerDuty) or `v0=` (Slack), else the
+                // whole base64 value (Shopify, Zendesk).
+                let mac = ["v1=", "v0="]
+                    .iter()
+                    .find_map(|prefix| signature.split_once(prefix).map(|(_, mac)| mac))
+                    .unwrap_or(signature);
+                assert!(
+                    mac.len() == 64 || mac.len() == 44,
+                    "{scheme_name}: {signature}"
+                );
                 assert!(
                     vector.header.contains(mac),
                     "{scheme_name} vector {index}: {} not in {}",
-                    signature.1,
+                    signature,
                     vector.header
                 );
             }
@@ -741,33 +748,57 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn slack_url_verification_is_a_handshake() {
+    fn slack_url_verification_is_a_handshake_and_never_a_delivery() {
         let slack = for_agent(
             &Verification {
                 scheme: VerificationScheme::Slack,
                 header_name: None,
             },
             false,
-        );
+        )
+        .unwrap();
+        let answer = |body: &[u8]| {
+            slack
+                .handshake(body)
+                .map(|answer| answer.map_err(|err| err.to_string()))
+        };
         let body = br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
         assert_eq!(
-            slack.handshake(body),
-            Some(
+            answer(body),
+            Some(Ok(
                 serde_json::json!({"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
-            )
+            ))
         );
+        // Escaped text is read too (serde cannot borrow it).
         assert_eq!(
-            slack.handshake(br#"{"type":"event_callback","challenge":"x"}"#),
+            answer(br#"{"type":"url\u005fverification","challenge":"a\"b"}"#),
+            Some(Ok(serde_json::json!({"challenge": "a\"b"})))
+        );
+        // A url_verification that cannot be answered is refused, never queued.
+        let long = format!(
+            r#"{{"type":"url_verification","challenge":"{}"}}"#,
+            "x".repeat(1025)
+        );
+        for refused in [
+            &br#"{"type":"url_verification"}"#[..],
+            br#"{"type":"url_verification","challenge":7}"#,
+            long.as_bytes(),
+        ] {
+            assert_eq!(answer(refused), Some(Err("Invalid JSON payload".into())));
+        }
+        assert_eq!(
+            answer(br#"{"type":"event_callback","challenge":"x"}"#),
             None
         );
-        assert_eq!(slack.handshake(b"not json"), None);
+        assert_eq!(answer(b"not json"), None);
         let stripe = for_agent(
             &Verification {
                 scheme: VerificationScheme::Stripe,
                 header_name: None,
             },
             false,
-        );
-        assert_eq!(stripe.handshake(body), None);
+        )
+        .unwrap();
+        assert!(stripe.handshake(body).is_none());
     }
 }

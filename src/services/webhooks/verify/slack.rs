@@ -3,6 +3,8 @@
 //! The delivery id is the Events API's `event_id` (kept by Slack's retries). Slack checks a
 //! new Request URL with a signed `url_verification` request, answered with its challenge.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -10,7 +12,10 @@ use super::{
     hex_mac, required, unix_seconds, with_any_secret, within_window, Delivery, IdSource, Scheme,
     Signed, Verified, VerifyFailure,
 };
-use crate::crypto::{signature::SignatureError, InboundSecret};
+use crate::{
+    crypto::{signature::SignatureError, InboundSecret},
+    services::webhooks::WebhookError,
+};
 
 pub struct Slack;
 
@@ -38,17 +43,26 @@ impl Scheme for Slack {
         IdSource::BodyField("event_id")
     }
 
-    fn handshake(&self, body: &[u8]) -> Option<Value> {
+    /// A `url_verification` is never queued: answered with its challenge, or refused (400)
+    /// when the challenge is missing, not a string or too long.
+    fn handshake(&self, body: &[u8]) -> Option<Result<Value, WebhookError>> {
         #[derive(Deserialize)]
-        struct UrlVerification<'a> {
-            #[serde(rename = "type")]
-            kind: &'a str,
-            challenge: Option<&'a str>,
+        struct Kind<'a> {
+            // Borrowed when it can be, owned when the JSON escapes it.
+            #[serde(rename = "type", borrow)]
+            kind: Option<Cow<'a, str>>,
+            challenge: Option<Value>,
         }
-        let request: UrlVerification = serde_json::from_slice(body).ok()?;
-        let challenge = request.challenge?;
-        (request.kind == "url_verification" && challenge.chars().count() <= MAX_CHALLENGE_CHARS)
-            .then(|| json!({ "challenge": challenge }))
+        let request: Kind = serde_json::from_slice(body).ok()?;
+        if request.kind.as_deref() != Some("url_verification") {
+            return None;
+        }
+        Some(match request.challenge {
+            Some(Value::String(challenge)) if challenge.chars().count() <= MAX_CHALLENGE_CHARS => {
+                Ok(json!({ "challenge": challenge }))
+            }
+            _ => Err(WebhookError::InvalidJson),
+        })
     }
 
     fn sign(&self, secret: &InboundSecret, body: &[u8], now: i64) -> Signed {
