@@ -21,7 +21,7 @@ use crate::{
     runtimes::outbound::Outbound,
     services::{
         execution_writer::ExecutionWriter, notifications::SignatureAlarm, request_log::RequestLog,
-        webhook_targets::TargetCache, Actor,
+        webhook_targets::TargetCache,
     },
 };
 
@@ -50,12 +50,9 @@ pub struct AppState {
 pub struct WorkerCount(pub u32);
 
 /// In-process token buckets (GCRA: a full bucket allows the whole quota as a burst, then
-/// refills evenly). Each server process keeps its own.
+/// refills evenly). Each server process keeps its own; the limits that must hold across
+/// processes (secret reveals, sign-in attempts) are `services::shared_limits`.
 pub struct Limits {
-    reveals: DefaultKeyedRateLimiter<Actor>,
-    /// Sign-in attempts per client address, then per account (email as typed, known or not).
-    logins_by_ip: DefaultKeyedRateLimiter<String>,
-    logins_by_account: DefaultKeyedRateLimiter<String>,
     /// Password hashes computed at once: each takes 19 MiB and tens of ms of a core.
     pub password_hashes: tokio::sync::Semaphore,
     /// Per agent, with the agent's own quota (rebuilt when the quota changes).
@@ -73,36 +70,10 @@ pub struct Limits {
 /// Audit entries and warnings for failed verifications, per agent and minute.
 const FAILURE_REPORTS_PER_MINUTE: NonZeroU32 = NonZeroU32::new(10).unwrap();
 
-/// Keys a keyed limiter keeps before it forgets the ones whose bucket is full again: bounds
-/// the memory a flood of made-up emails or addresses can take.
-const MAX_TRACKED_KEYS: usize = 100_000;
-
-fn per_minute(quota: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(quota).unwrap_or(NonZeroU32::MIN))
-}
-
-/// Takes one token from `key`'s bucket, or says how long to wait.
-fn take_keyed<K>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Result<(), Duration>
-where
-    K: Clone + std::hash::Hash + Eq,
-{
-    if limiter.len() > MAX_TRACKED_KEYS {
-        limiter.retain_recent();
-    }
-    limiter
-        .check_key(key)
-        .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
-}
-
 impl Limits {
     pub fn new(settings: &Settings) -> Self {
         let security = &settings.security;
         Self {
-            reveals: RateLimiter::keyed(per_minute(security.reveal_limit_per_minute)),
-            logins_by_ip: RateLimiter::keyed(per_minute(security.login_attempts_per_minute_per_ip)),
-            logins_by_account: RateLimiter::keyed(per_minute(
-                security.login_attempts_per_minute_per_account,
-            )),
             password_hashes: tokio::sync::Semaphore::new(security.max_concurrent_password_hashes),
             webhooks: Mutex::new(HashMap::new()),
             failure_reports: RateLimiter::keyed(Quota::per_minute(FAILURE_REPORTS_PER_MINUTE)),
@@ -154,21 +125,5 @@ impl Limits {
         // Keyed by existing agents only (unknown ids are not logged), so the keys are
         // bounded without `take_keyed`'s pruning, whose count walks every shard.
         self.logged_refusals.check_key(&agent_id).is_ok()
-    }
-
-    /// Takes one secret reveal from the actor's bucket, or says how long to wait.
-    pub fn take_reveal(&self, actor: Actor) -> Result<(), Duration> {
-        take_keyed(&self.reveals, &actor)
-    }
-
-    /// Takes one sign-in attempt from the client address's bucket, then from the account's;
-    /// called before any password is hashed. An address over its limit does not spend the
-    /// account's tokens.
-    pub fn take_login(&self, source_ip: Option<&str>, email: &str) -> Result<(), Duration> {
-        take_keyed(
-            &self.logins_by_ip,
-            &source_ip.unwrap_or("unknown").to_owned(),
-        )?;
-        take_keyed(&self.logins_by_account, &email.to_owned())
     }
 }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod jsonb;
 pub mod notifications;
 pub mod queue_probes;
+pub mod rate_limits;
 pub mod requests;
 pub mod retention;
 pub mod sessions;

@@ -116,7 +116,7 @@ pub async fn login(
     source_ip: Option<&str>,
 ) -> Result<NewSession, AppError> {
     let email = email.trim().to_lowercase();
-    if let Err(retry_after) = state.limits.take_login(source_ip, &email) {
+    if let Err(retry_after) = super::shared_limits::take_login(state, source_ip, &email).await? {
         tracing::warn!(
             source_ip = source_ip.unwrap_or("unknown"),
             "sign-in throttled"

@@ -12,6 +12,7 @@ pub mod request_log;
 pub mod runtimes;
 pub mod schemas;
 pub mod secrets;
+pub mod shared_limits;
 pub mod tenants;
 pub mod tokens;
 pub mod webhook_targets;

@@ -63,7 +63,7 @@ pub(super) async fn take_reveal(
     agent_id: Option<Uuid>,
     secret: Option<&str>,
 ) -> Result<(), AppError> {
-    let Err(retry_after) = state.limits.take_reveal(principal.actor) else {
+    let Err(retry_after) = super::shared_limits::take_reveal(state, principal.actor).await? else {
         return Ok(());
     };
     let mut details = json!({ "reason": "rate_limited", "retry_after_seconds": retry_after.as_secs_f64().ceil() });

@@ -26,6 +26,7 @@ mod runtimes;
 mod schema_cost;
 mod secrets;
 mod server_functions;
+mod shared_limits;
 mod sign_in;
 mod target_cache;
 mod test_sender;

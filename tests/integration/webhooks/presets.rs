@@ -242,7 +242,7 @@ async fn every_scheme_accepts_its_senders_deliveries_and_refuses_forgeries() {
             );
         }
         if ["stripe", "slack", "zendesk"].contains(&scheme) {
-            for at in [now() - 301, now() + 301] {
+            for at in [now() - 310, now() + 310] {
                 let stale = send(&app, &agent, scheme, &agent.secret, &body, at, &ids).await;
                 assert_eq!(
                     error_of(stale).await,
