@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
+
 use crate::{db, services::Actor, state::AppState};
 
 /// Every quota here is per minute: a full bucket allows it as a burst.
@@ -48,9 +50,15 @@ pub async fn take_login(
     if let Err(wait) = take(state, &ip, security.login_attempts_per_minute_per_ip).await? {
         return Ok(Err(wait));
     }
+    // The email's digest: a fixed-size key whatever was typed (the body may be a megabyte),
+    // and no addresses in the table.
+    let account = format!(
+        "login:account:{}",
+        hex::encode(Sha256::digest(email.as_bytes()))
+    );
     take(
         state,
-        &format!("login:account:{email}"),
+        &account,
         security.login_attempts_per_minute_per_account,
     )
     .await

@@ -118,6 +118,22 @@ async fn two_servers_share_an_accounts_sign_in_budget() {
         .await
         .unwrap();
     assert_eq!(pruned, 2);
+    // A megabyte of "email" is throttled like any other (its key is a digest), not a 500.
+    let huge = "x".repeat(900_000);
+    let response = first
+        .client
+        .post(first.url("/api/auth/login"))
+        .header("origin", first.address.as_str())
+        .json(&json!({"email": huge, "password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let longest: i32 = sqlx::query_scalar("select max(length(key)) from rate_limits")
+        .fetch_one(&first.pool)
+        .await
+        .unwrap();
+    assert!(longest <= 100, "{longest}");
     second.stop().await.unwrap();
     first.stop().await.unwrap();
 }
