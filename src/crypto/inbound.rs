@@ -136,16 +136,7 @@ impl InboundSecret {
             return Err(SignatureError::Malformed);
         }
         let expected = self.mac(parts);
-        let matched = candidates
-            .iter()
-            .fold(subtle::Choice::from(0), |found, candidate| {
-                found | expected.ct_eq(candidate)
-            });
-        if bool::from(matched) {
-            Ok(())
-        } else {
-            Err(SignatureError::Mismatch)
-        }
+        signature::matches_any(&expected, candidates)
     }
 
     /// Whether a presented token is the secret's text. The SHA-256 digests are compared, so

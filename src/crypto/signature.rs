@@ -59,13 +59,33 @@ pub fn verify_hub_signature(key: &[u8], body: &[u8], header: &str) -> Result<(),
         .map_err(|_| SignatureError::Mismatch)
 }
 
+/// `Ok` when any of `candidates` is `expected`, else `Mismatch`. Every candidate is compared,
+/// each in constant time, so the time taken says nothing about which one (or how much of
+/// one) matched.
+pub(in crate::crypto) fn matches_any(
+    expected: &[u8; SHA256_LEN],
+    candidates: &[[u8; SHA256_LEN]],
+) -> Result<(), SignatureError> {
+    use subtle::ConstantTimeEq;
+
+    let matched = candidates
+        .iter()
+        .fold(subtle::Choice::from(0), |found, candidate| {
+            found | expected.ct_eq(candidate)
+        });
+    if bool::from(matched) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
 /// The Standard Webhooks scheme (<https://www.standardwebhooks.com/>): headers `webhook-id`,
 /// `webhook-timestamp` and `webhook-signature`, signed content `{id}.{timestamp}.{body}`, and
 /// a key that is the decoded secret bytes (not the `whsec_` text).
 pub mod standard_webhooks {
     use base64::{engine::general_purpose::STANDARD, Engine};
     use hmac::Mac;
-    use subtle::ConstantTimeEq;
 
     use super::{keyed, SignatureError, SHA256_LEN};
 
@@ -131,16 +151,7 @@ pub mod standard_webhooks {
         }
 
         let expected = digest(key, msg_id, timestamp, body);
-        let matched = candidates
-            .iter()
-            .fold(subtle::Choice::from(0), |found, candidate| {
-                found | expected.ct_eq(candidate)
-            });
-        if bool::from(matched) {
-            Ok(())
-        } else {
-            Err(SignatureError::Mismatch)
-        }
+        super::matches_any(&expected, &candidates)
     }
 
     /// Plain decimal digits only: `i64::from_str` would also take a sign, and the signed
