@@ -51,11 +51,13 @@ pub struct WorkerCount(pub u32);
 
 /// In-process token buckets (GCRA: a full bucket allows the whole quota as a burst, then
 /// refills evenly). Each server process keeps its own; the limits that must hold across
-/// processes (secret reveals, sign-in attempts) are `services::shared_limits`.
+/// processes (accepted webhooks, secret reveals, sign-in attempts) are
+/// `services::shared_limits`.
 pub struct Limits {
     /// Password hashes computed at once: each takes 19 MiB and tens of ms of a core.
     pub password_hashes: tokio::sync::Semaphore,
-    /// Per agent, with the agent's own quota (rebuilt when the quota changes).
+    /// Per agent, with the agent's own quota (rebuilt when the quota changes): the pre-filter
+    /// in front of the shared bucket, which refuses a flood without a database statement.
     webhooks: Mutex<HashMap<Uuid, (u32, Arc<DefaultDirectRateLimiter>)>>,
     /// Per agent: how many failed verifications get an audit entry and a warning.
     failure_reports: DefaultKeyedRateLimiter<Uuid>,

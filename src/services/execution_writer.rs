@@ -4,6 +4,13 @@
 //! commit carries dozens of executions, so Postgres does one commit's work (WAL flush, lock
 //! on the agent's row for the foreign keys) for all of them; at rest a commit carries one.
 //!
+//! The writers also take the agents' rate-limit tokens, which every web process shares: one
+//! statement per batch, for all of its agents, before the commit (`shared_limits`). Outside
+//! the commit's transaction on purpose: each bucket's row stays locked only for that
+//! statement, not through the commit's WAL flush, so batches of one busy agent do not queue
+//! behind each other's commits. The price is that a batch whose commit fails has spent its
+//! tokens (its senders get a 503 and retry into a bucket that much emptier).
+//!
 //! The writers also decouple the transaction from the HTTP request: a client that hangs up
 //! mid-request cancels only its wait for the answer, never a transaction half way (which is
 //! how a pooled connection could be returned inside an open transaction).
@@ -21,6 +28,7 @@ use crate::{
         executions::NewExecution,
     },
     jobs::{execute::ExecuteAgent, Wakeup, TASK_TYPE},
+    services::shared_limits,
 };
 
 /// Requests waiting for a writer; beyond this, senders wait (backpressure, not memory).
@@ -33,6 +41,8 @@ const MAX_BATCH: usize = 256;
 pub struct Accepted {
     pub tenant_id: Uuid,
     pub agent_id: Uuid,
+    /// The agent's quota, shared by every process (`None`: not limited).
+    pub rate_limit_per_minute: Option<u32>,
     pub raw_body: Vec<u8>,
     pub delivery: Option<DeliveryId>,
 }
@@ -52,6 +62,8 @@ pub enum Recorded {
     Duplicate(Uuid),
     /// Its delivery id was seen with a different body: nothing recorded.
     Conflict,
+    /// Over the agent's rate limit: nothing recorded; a token is free after this long.
+    RateLimited(std::time::Duration),
 }
 
 impl Recorded {
@@ -133,7 +145,7 @@ async fn write_batches(
         // same delivery id, and will then get this execution.
         let (items, replies): (Vec<Accepted>, Vec<Reply>) = batch.into_iter().unzip();
         commit_size.observe(items.len() as f64);
-        let outcomes = write_batch(&pool, &items, window).await;
+        let outcomes = admit_and_write(&pool, items, window).await;
         if outcomes
             .iter()
             .any(|outcome| matches!(outcome, Ok(Recorded::Created(_))))
@@ -144,6 +156,67 @@ async fn write_batches(
             let _ = reply.send(outcome);
         }
     }
+}
+
+/// Takes the batch's rate-limit tokens, then commits the requests that got one; the answers
+/// are in the batch's order.
+async fn admit_and_write(
+    pool: &sqlx::PgPool,
+    items: Vec<Accepted>,
+    window: std::time::Duration,
+) -> Vec<Result<Recorded, WriteError>> {
+    let quotas: Vec<Option<(Uuid, u32)>> = items
+        .iter()
+        .map(|item| {
+            item.rate_limit_per_minute
+                .map(|limit| (item.agent_id, limit))
+        })
+        .collect();
+    if quotas.iter().all(Option::is_none) {
+        return write_batch(pool, &items, window).await;
+    }
+    // Per request: go ahead, or its answer already.
+    let verdicts: Vec<Result<(), Result<Recorded, WriteError>>> =
+        match shared_limits::take_webhooks(pool, &quotas).await {
+            Ok(admissions) => admissions
+                .into_iter()
+                .map(|admission| admission.map_err(|wait| Ok(Recorded::RateLimited(wait))))
+                .collect(),
+            Err(err) => {
+                // Unlimited requests need no token: only the limited ones fail.
+                let err = Arc::new(err);
+                quotas
+                    .iter()
+                    .map(|quota| match quota {
+                        None => Ok(()),
+                        Some(_) => Err(Err(err.clone())),
+                    })
+                    .collect()
+            }
+        };
+    let mut answers = Vec::with_capacity(items.len());
+    let mut admitted = Vec::with_capacity(items.len());
+    for (item, verdict) in items.into_iter().zip(verdicts) {
+        match verdict {
+            Ok(()) => {
+                admitted.push(item);
+                answers.push(None);
+            }
+            Err(answer) => answers.push(Some(answer)),
+        }
+    }
+    let mut written = if admitted.is_empty() {
+        Vec::new()
+    } else {
+        write_batch(pool, &admitted, window).await
+    }
+    .into_iter();
+    answers
+        .into_iter()
+        .map(|answer| {
+            answer.unwrap_or_else(|| written.next().expect("an answer per admitted request"))
+        })
+        .collect()
 }
 
 /// Commits the batch; if that fails for a reason other than the database being

@@ -1,7 +1,10 @@
-//! Limits that hold across processes: two servers on one database share the secret-reveal
-//! budget of an administrator and the sign-in budget of an account, so a second web process
-//! behind a load balancer does not double them.
+//! Limits that hold across processes: two servers on one database share an agent's webhook
+//! quota, the secret-reveal budget of an administrator and the sign-in budget of an account,
+//! so a second web process behind a load balancer does not double them.
 
+use std::time::{Duration, Instant};
+
+use agent_webhooks::db::rate_limits::{self, Want};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -136,4 +139,121 @@ async fn two_servers_share_an_accounts_sign_in_budget() {
     assert!(longest <= 100, "{longest}");
     second.stop().await.unwrap();
     first.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_servers_share_an_agents_webhook_quota() {
+    let keys = master_key();
+    let first = spawn_app_with(TestOptions {
+        master_keys: keys.clone(),
+        ..Default::default()
+    })
+    .await;
+    let second = spawn_app_with(TestOptions {
+        database: Some(first.database.clone()),
+        master_keys: keys,
+        ..Default::default()
+    })
+    .await;
+    let admin = first.admin("acme").await;
+    // One token every 12 s after the burst of 5.
+    let agent = first
+        .agent(&admin, json!({"name": "a", "rate_limit_per_minute": 5}))
+        .await;
+    let urls = [
+        agent.url.clone(),
+        agent.url.replace(&first.address, &second.address),
+    ];
+    let secret = agent.secret.as_str();
+    let started = Instant::now();
+    // 32 at once, half to each server: each server's own bucket would let 5 through, and
+    // concurrent requests share group commits, so batches hold more requests than tokens.
+    let sends = (0..32).map(|n| {
+        let (app, url) = if n % 2 == 0 {
+            (&first, &urls[0])
+        } else {
+            (&second, &urls[1])
+        };
+        let body = format!(r#"{{"n": {n}}}"#);
+        async move {
+            let response = app.post_signed(url, secret, body.as_bytes()).await;
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|value| value.to_str().unwrap().parse::<u64>().unwrap());
+            (response.status(), retry_after)
+        }
+    });
+    let answers = futures_util::future::join_all(sends).await;
+    let elapsed = started.elapsed();
+    let accepted = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::ACCEPTED)
+        .count();
+    // Exact: the burst, plus one token per 12 s that passed (the test takes well under one).
+    let bound = 5 + (elapsed.as_secs() / 12) as usize;
+    assert!(
+        (5..=bound).contains(&accepted),
+        "{accepted} accepted in {elapsed:?}"
+    );
+    for (status, retry_after) in &answers {
+        if *status != StatusCode::ACCEPTED {
+            assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS);
+            assert!(
+                matches!(retry_after, Some(1..=12)),
+                "Retry-After {retry_after:?}"
+            );
+        }
+    }
+    assert_eq!(first.execution_count().await, accepted as i64);
+    // Still spent on both servers.
+    for url in &urls {
+        let again = first.post_signed(url, &agent.secret, b"{}").await;
+        assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS, "{url}");
+    }
+    second.stop().await.unwrap();
+    first.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_batch_takes_what_each_bucket_has_and_learns_when_the_next_token_is_free() {
+    let app = crate::helpers::spawn_app().await;
+    let minute = Duration::from_secs(60);
+    let seventh = minute / 7;
+    let wants = |count_a, count_b| {
+        [
+            Want {
+                key: "test:a",
+                interval: seventh,
+                count: count_a,
+            },
+            Want {
+                key: "test:b",
+                interval: Duration::from_secs(1),
+                count: count_b,
+            },
+        ]
+    };
+    let grants = rate_limits::take_many(&app.pool, &wants(10, 3), minute)
+        .await
+        .unwrap();
+    // A full bucket gives its whole quota, even where 60 / (60 / 7) rounds below 7.
+    assert_eq!((grants[0].granted, grants[1].granted), (7, 3));
+    assert!(
+        grants[0].wait > seventh - Duration::from_secs(1) && grants[0].wait <= seventh,
+        "{:?}",
+        grants[0].wait
+    );
+    assert_eq!(grants[1].wait, Duration::ZERO, "b has 57 tokens left");
+    let grants = rate_limits::take_many(&app.pool, &wants(1, 57), minute)
+        .await
+        .unwrap();
+    assert_eq!((grants[0].granted, grants[1].granted), (0, 57));
+    assert!(grants[1].wait > Duration::ZERO && grants[1].wait <= Duration::from_secs(1));
+    // The single-token form used by reveals and sign-ins reads the same buckets.
+    let refused = rate_limits::take(&app.pool, "test:b", Duration::from_secs(1), minute)
+        .await
+        .unwrap();
+    assert!(refused.is_err(), "{refused:?}");
+    app.stop().await.unwrap();
 }

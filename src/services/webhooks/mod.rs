@@ -225,6 +225,8 @@ pub async fn accept(
     // The parsed copy is not needed any more: PostgreSQL stores the raw body's JSON.
     drop(payload);
 
+    // The shared limit is taken with the commit; this process's own bucket of the same
+    // quota refuses a flood before it reaches the database (see `shared_limits`).
     if let Some(per_minute) = target.rate_limit_per_minute {
         state
             .limits
@@ -238,6 +240,7 @@ pub async fn accept(
         .record(Accepted {
             tenant_id: target.tenant_id,
             agent_id,
+            rate_limit_per_minute: target.rate_limit_per_minute,
             raw_body: body,
             delivery,
         })
@@ -261,6 +264,7 @@ pub async fn accept(
             Ok(Answer::Queued(WebhookAccepted::queued(execution_id)))
         }
         Recorded::Conflict => Err(WebhookError::DeliveryIdConflict),
+        Recorded::RateLimited(wait) => Err(WebhookError::RateLimited(wait)),
     }
 }
 
