@@ -181,6 +181,21 @@ ensure_chromium() {
   export CHROMIUM_PATH=$path
 }
 
+# make cluster (scripts/cluster.sh) balances its web processes with Debian's HAProxy.
+ensure_haproxy() {
+  if have haproxy; then
+    say "haproxy: $(command -v haproxy) ($(version_of haproxy -v))"
+    return 0
+  fi
+  if is_root && have apt-get; then
+    say "haproxy: installing the Debian package"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; }; then
+      die "could not install HAProxy: install it (Debian package haproxy)"
+    fi
+  fi
+  have haproxy || die "haproxy not found: install HAProxy 2.2 or newer (Debian package haproxy)"
+}
+
 # Does something accept connections on host:port?
 pg_accepting() {
   if have pg_isready; then

@@ -13,22 +13,30 @@
 #      specs can create administrators with the CLI
 #   6. the client examples (examples/run-all.sh) against the same server,
 #      with the same environment
-#   7. the release package: scripts/release.sh (make release), then
+#   7. the cluster test suite on the same debug build: scripts/cluster.sh --test --no-build
+#      starts two `serve --workers 0` and two `worker` processes behind HAProxy (installed
+#      with apt-get when missing) on a freshly created database agent_webhooks_cluster,
+#      runs scripts/cluster_check.py against it (the per-agent rate limit holds across
+#      processes, a regenerated secret and a suspension reach the other process within
+#      200 ms, a web process SIGKILLed under load loses nothing, two worker processes
+#      complete every execution exactly once) and stops it; about 25 s
+#   8. the release package: scripts/release.sh (make release), then
 #      scripts/package-smoke.sh unpacks it into an empty directory, runs it there with
 #      environment settings only and passes end2end/tests/smoke.spec.ts against it
-#   8. when cargo-leptos is installed (make watch installs it): make parity, the check
+#   9. when cargo-leptos is installed (make watch installs it): make parity, the check
 #      that cargo-leptos builds the same site as scripts/build.sh and that it hydrates.
 #      Without it the step says so and is skipped: its install alone takes 12 minutes.
 #
 # Usage: scripts/test.sh [--skip-e2e | --only-e2e | --only-release]
 #   --skip-e2e      steps 1-3 only (no Node or Chromium needed)
-#   --only-e2e      steps 4-6 only (the build is incremental, so it stays fresh)
-#   --only-release  steps 7 and 8 only
+#   --only-e2e      steps 4-7 only (the build is incremental, so it stays fresh)
+#   --only-release  steps 8 and 9 only
 #
 # Environment:
 #   DATABASE_URL   a server where the user may create databases: the
 #                  integration tests create one database per test, and steps
-#                  5 and 7 recreate agent_webhooks_e2e and agent_webhooks_smoke.
+#                  5, 7 and 8 recreate agent_webhooks_e2e, agent_webhooks_cluster
+#                  and agent_webhooks_smoke.
 #                  Default: see lib.sh.
 #   CHROMIUM_PATH  browser for Playwright (default /usr/bin/chromium)
 #   E2E_PORT       port for the e2e server (default: first free from 3100)
@@ -177,6 +185,7 @@ if (( e2e || release )); then
   ensure_node_modules
   ensure_chromium
 fi
+if (( e2e )); then ensure_haproxy; fi
 if (( release )); then ensure_wasm_opt; fi
 ensure_database
 say "database: $(redact_url "$DATABASE_URL")"
@@ -192,6 +201,7 @@ if (( e2e )); then
   step "build (debug)" scripts/build.sh
   step "end-to-end tests (Playwright)" end_to_end
   step "client examples (examples/run-all.sh)" client_examples
+  step "cluster test suite (scripts/cluster.sh --test)" scripts/cluster.sh --test --no-build
 fi
 if (( release )); then
   step "release package (make release)" scripts/release.sh
