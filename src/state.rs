@@ -1,15 +1,7 @@
-use std::{
-    collections::HashMap,
-    num::NonZeroU32,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{num::NonZeroU32, sync::Arc};
 
 use axum::extract::FromRef;
-use governor::{
-    clock::{Clock, DefaultClock},
-    DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter,
-};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -50,15 +42,12 @@ pub struct AppState {
 pub struct WorkerCount(pub u32);
 
 /// In-process token buckets (GCRA: a full bucket allows the whole quota as a burst, then
-/// refills evenly). Each server process keeps its own; the limits that must hold across
+/// refills evenly) for what only protects this process. The limits that must hold across
 /// processes (accepted webhooks, secret reveals, sign-in attempts) are
 /// `services::shared_limits`.
 pub struct Limits {
     /// Password hashes computed at once: each takes 19 MiB and tens of ms of a core.
     pub password_hashes: tokio::sync::Semaphore,
-    /// Per agent, with the agent's own quota (rebuilt when the quota changes): the pre-filter
-    /// in front of the shared bucket, which refuses a flood without a database statement.
-    webhooks: Mutex<HashMap<Uuid, (u32, Arc<DefaultDirectRateLimiter>)>>,
     /// Per agent: how many failed verifications get an audit entry and a warning.
     failure_reports: DefaultKeyedRateLimiter<Uuid>,
     /// Counts invalid signatures per agent for `webhook.signature_failures` events.
@@ -77,7 +66,6 @@ impl Limits {
         let security = &settings.security;
         Self {
             password_hashes: tokio::sync::Semaphore::new(security.max_concurrent_password_hashes),
-            webhooks: Mutex::new(HashMap::new()),
             failure_reports: RateLimiter::keyed(Quota::per_minute(FAILURE_REPORTS_PER_MINUTE)),
             signature_alarm: SignatureAlarm::new(settings.alerts.signature_failures_threshold),
             logged_refusals: RateLimiter::keyed(Quota::per_second(
@@ -85,35 +73,6 @@ impl Limits {
                     .unwrap_or(NonZeroU32::MIN),
             )),
         }
-    }
-
-    /// Takes one webhook from the agent's bucket of `per_minute`, or says how long to wait.
-    pub fn take_webhook(&self, agent_id: Uuid, per_minute: u32) -> Result<(), Duration> {
-        let Some(quota) = NonZeroU32::new(per_minute) else {
-            return Ok(());
-        };
-        let limiter = {
-            let mut buckets = self
-                .webhooks
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let bucket = buckets.entry(agent_id).or_insert_with(|| {
-                (
-                    per_minute,
-                    Arc::new(RateLimiter::direct(Quota::per_minute(quota))),
-                )
-            });
-            if bucket.0 != per_minute {
-                *bucket = (
-                    per_minute,
-                    Arc::new(RateLimiter::direct(Quota::per_minute(quota))),
-                );
-            }
-            bucket.1.clone()
-        };
-        limiter
-            .check()
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     /// Whether this failed verification may be audited and logged: a flood is summarized by

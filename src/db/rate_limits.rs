@@ -82,10 +82,15 @@ pub async fn take(
     })
 }
 
-/// Deletes full buckets (whose time has passed): they hold no state.
+/// Deletes full buckets (whose time has passed): they hold no state. Skips buckets being
+/// taken from: waiting for them while holding others could deadlock with a take that locks
+/// several buckets in key order.
 pub async fn prune(db: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("delete from rate_limits where tat < now()")
-        .execute(db)
-        .await?
-        .rows_affected())
+    Ok(sqlx::query(
+        "delete from rate_limits where key in
+             (select key from rate_limits where tat < now() for update skip locked)",
+    )
+    .execute(db)
+    .await?
+    .rows_affected())
 }

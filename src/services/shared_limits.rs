@@ -6,10 +6,10 @@
 //! Reveals and sign-ins guard admin actions that already cost a database round trip, so
 //! they take their token in a statement of their own. The webhook route must not pay a round
 //! trip per request: its tokens are taken by the group commit (`execution_writer`), one
-//! statement per batch for all of the batch's agents (`take_webhooks`). An in-process bucket
-//! of the same quota stays in front (`state::Limits::take_webhook`) so that a flood over the
-//! limit is refused without reaching the database; it never refuses what the shared bucket
-//! would grant, since it refills as fast and loses a token whenever the shared one does.
+//! statement per batch for all of the batch's agents (`take_webhooks`). There is no
+//! in-process bucket in front: it would spend tokens on requests the shared bucket never sees
+//! (a failed commit, a client that hung up), and then refuse, for up to a minute, what the
+//! shared bucket grants; a flood over the limit costs a share of one statement per batch.
 
 use std::{collections::BTreeMap, time::Duration};
 

@@ -151,7 +151,7 @@ async fn two_servers_share_an_agents_webhook_quota() {
     .await;
     let second = spawn_app_with(TestOptions {
         database: Some(first.database.clone()),
-        master_keys: keys,
+        master_keys: keys.clone(),
         ..Default::default()
     })
     .await;
@@ -206,11 +206,17 @@ async fn two_servers_share_an_agents_webhook_quota() {
         }
     }
     assert_eq!(first.execution_count().await, accepted as i64);
-    // Still spent on both servers.
-    for url in &urls {
-        let again = first.post_signed(url, &agent.secret, b"{}").await;
-        assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS, "{url}");
-    }
+    // Spent for a third server too, which has seen none of these requests.
+    let third = spawn_app_with(TestOptions {
+        database: Some(first.database.clone()),
+        master_keys: keys,
+        ..Default::default()
+    })
+    .await;
+    let url = agent.url.replace(&first.address, &third.address);
+    let again = third.post_signed(&url, &agent.secret, b"{}").await;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    third.stop().await.unwrap();
     second.stop().await.unwrap();
     first.stop().await.unwrap();
 }
@@ -229,7 +235,7 @@ async fn a_batch_takes_what_each_bucket_has_and_learns_when_the_next_token_is_fr
             },
             Want {
                 key: "test:b",
-                interval: Duration::from_secs(1),
+                interval: Duration::from_secs(10),
                 count: count_b,
             },
         ]
@@ -244,16 +250,59 @@ async fn a_batch_takes_what_each_bucket_has_and_learns_when_the_next_token_is_fr
         "{:?}",
         grants[0].wait
     );
-    assert_eq!(grants[1].wait, Duration::ZERO, "b has 57 tokens left");
-    let grants = rate_limits::take_many(&app.pool, &wants(1, 57), minute)
+    assert_eq!(grants[1].wait, Duration::ZERO, "b has 3 tokens left");
+    let grants = rate_limits::take_many(&app.pool, &wants(1, 5), minute)
         .await
         .unwrap();
-    assert_eq!((grants[0].granted, grants[1].granted), (0, 57));
-    assert!(grants[1].wait > Duration::ZERO && grants[1].wait <= Duration::from_secs(1));
+    assert_eq!((grants[0].granted, grants[1].granted), (0, 3));
+    assert!(grants[1].wait > Duration::from_secs(5) && grants[1].wait <= Duration::from_secs(10));
     // The single-token form used by reveals and sign-ins reads the same buckets.
-    let refused = rate_limits::take(&app.pool, "test:b", Duration::from_secs(1), minute)
+    let refused = rate_limits::take(&app.pool, "test:b", Duration::from_secs(10), minute)
         .await
         .unwrap();
     assert!(refused.is_err(), "{refused:?}");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_batch_refuses_only_the_requests_over_their_own_agents_limit() {
+    let app = crate::helpers::spawn_app().await;
+    let admin = app.admin("acme").await;
+    let limited = app
+        .agent(
+            &admin,
+            json!({"name": "limited", "rate_limit_per_minute": 2}),
+        )
+        .await;
+    let free = app
+        .agent(
+            &admin,
+            json!({"name": "free", "rate_limit_per_minute": null}),
+        )
+        .await;
+    // Interleaved and concurrent, so that batches hold both agents' requests.
+    let sends = (0..24).map(|n| {
+        let agent = if n % 2 == 0 { &limited } else { &free };
+        let body = format!(r#"{{"n": {n}}}"#);
+        let app = &app;
+        async move {
+            let status = app
+                .post_signed(&agent.url, &agent.secret, body.as_bytes())
+                .await
+                .status();
+            (agent.id.clone(), status)
+        }
+    });
+    let answers = futures_util::future::join_all(sends).await;
+    let count = |id: &str, status: StatusCode| {
+        answers
+            .iter()
+            .filter(|(agent, answer)| agent == id && *answer == status)
+            .count()
+    };
+    assert_eq!(count(&limited.id, StatusCode::ACCEPTED), 2);
+    assert_eq!(count(&limited.id, StatusCode::TOO_MANY_REQUESTS), 10);
+    assert_eq!(count(&free.id, StatusCode::ACCEPTED), 12);
+    assert_eq!(app.execution_count().await, 14);
     app.stop().await.unwrap();
 }

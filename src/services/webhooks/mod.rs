@@ -225,15 +225,8 @@ pub async fn accept(
     // The parsed copy is not needed any more: PostgreSQL stores the raw body's JSON.
     drop(payload);
 
-    // The shared limit is taken with the commit; this process's own bucket of the same
-    // quota refuses a flood before it reaches the database (see `shared_limits`).
-    if let Some(per_minute) = target.rate_limit_per_minute {
-        state
-            .limits
-            .take_webhook(agent_id, per_minute)
-            .map_err(WebhookError::RateLimited)?;
-    }
-
+    // The agent's rate limit is taken by the writer, with the other requests of its batch
+    // (`shared_limits::take_webhooks`): exact across processes, one statement per batch.
     let delivery = delivery_id.map(|id| DeliveryId { id, body_sha256 });
     let recorded = state
         .executions
