@@ -26,7 +26,10 @@
 # WEB1_URL, WEB2_URL, STATS_URL, WEB1_PID, WEB2_PID, WORKER_PIDS, HAPROXY_PID, CLUSTER_PID,
 # DATABASE_URL, MASTER_KEY_FILE, BIN, CLUSTER_DIR, WORKER_LOGS) and stays in the foreground
 # until Ctrl-C or SIGTERM; then it stops HAProxy, then the other processes (SIGTERM, a
-# graceful shutdown; SIGKILL after CLUSTER_STOP_GRACE seconds).
+# graceful shutdown; SIGKILL after CLUSTER_STOP_GRACE seconds; at once on a second Ctrl-C or
+# SIGTERM). Each process is appended to target/cluster/pids ("PID START-TIME NAME", this
+# script's own line included) the moment it is started, so that --stop and every start stop
+# whatever an earlier run left, even one killed during its start-up.
 #
 # Usage: scripts/cluster.sh [--release] [--no-build] [--worker-processes N] [--detach | --test]
 #        scripts/cluster.sh --stop
@@ -34,26 +37,31 @@
 #   --no-build            use the existing binary and site as they are
 #   --worker-processes N  worker processes to start (default CLUSTER_WORKER_PROCESSES, 1)
 #   --detach              start, print, write cluster.env and exit, leaving the processes running
-#   --stop                stop the cluster that cluster.env describes (detached or in the foreground)
+#   --stop                stop every process target/cluster/pids lists (a detached cluster, one in
+#                         the foreground, or what a script killed during its start-up left)
 #   --test                the cluster test suite (make test runs it): a detached cluster with two
-#                         worker processes, scripts/cluster_check.py against it, then stop;
-#                         exit 1 when a check failed, with the tails of the logs
+#                         worker processes, scripts/cluster_check.py against it (at most
+#                         CLUSTER_CHECK_DEADLINE seconds), then stop; exit 1 when a check failed,
+#                         with the tails of the logs
 #
 # Environment (all optional):
 #   DATABASE_URL                 server to create agent_webhooks_cluster on (default: see lib.sh)
 #   CLUSTER_PORT                 the balancer's port (default: first free from 3300); web1, web2
 #                                and the stats page take the next free ports
 #   CLUSTER_WORKER_PROCESSES=1   worker processes (--worker-processes wins)
-#   CLUSTER_STOP_GRACE=25        seconds between SIGTERM and SIGKILL when stopping
+#   CLUSTER_STOP_GRACE=25        seconds between SIGTERM and SIGKILL when stopping (15 in --test
+#                                mode, so that stopping fits in the 30 s make test's timeout allows)
+#   CLUSTER_CHECK_DEADLINE=150   --test mode: the suite's deadline in seconds (its --deadline): past
+#                                it nothing more is sent and the unfinished checks fail
 #   CLUSTER_CHECK_ARGS           extra options for scripts/cluster_check.py in --test mode
 #   In --test mode, unless set: WORKERS=2 (claim loops per worker process),
 #   BUILTIN_RUNNER_DELAY_MS=20 (runs take 20 ms, so the two workers' runs overlap),
 #   WORKER_LEASE_SECONDS=10, REAPER_INTERVAL_SECONDS=2, SHUTDOWN_GRACE_SECONDS=5.
 #
-# Files: target/cluster/ (under CARGO_TARGET_DIR when set), wiped at every start:
-# haproxy.cfg, master.key, cluster.env, web1.log, web2.log, worker1.log, ..., haproxy.log,
-# migrate.log and, in --test mode, check.txt (the suite's output) and attempts.jsonl (every
-# request of its check 4, the one that kills web1).
+# Files: target/cluster/ (under CARGO_TARGET_DIR when set), wiped at every start (after
+# stopping what its pids lists): pids, haproxy.cfg, master.key, cluster.env, web1.log,
+# web2.log, worker1.log, ..., haproxy.log, migrate.log and, in --test mode, check.txt (the
+# suite's output) and attempts.jsonl (every request of its check 4, the one that kills web1).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -79,87 +87,169 @@ done
 
 RUN_DIR=$AW_TARGET/cluster
 ENV_FILE=$RUN_DIR/cluster.env
+PIDS_FILE=$RUN_DIR/pids
 CLUSTER_DB=agent_webhooks_cluster
 BIN=$AW_TARGET/$PROFILE/agent-webhooks
 SITE_ROOT=$AW_ROOT/$(leptos_setting site-root)
-STOP_GRACE=${CLUSTER_STOP_GRACE:-25}
+if [[ $MODE == test ]]; then STOP_GRACE=${CLUSTER_STOP_GRACE:-15}; else STOP_GRACE=${CLUSTER_STOP_GRACE:-25}; fi
+[[ $STOP_GRACE =~ ^[0-9]+$ ]] || die "CLUSTER_STOP_GRACE must be a number of seconds, not '$STOP_GRACE'"
+CHECK_DEADLINE=${CLUSTER_CHECK_DEADLINE:-150}
+[[ $CHECK_DEADLINE =~ ^[0-9]+$ ]] || die "CLUSTER_CHECK_DEADLINE must be a number of seconds, not '$CHECK_DEADLINE'"
 rel() { echo "${1#"$AW_ROOT"/}"; }
 
 # ---------------------------------------------------------------- processes
 
-# alive PID [PATTERN]: the process exists, is not a zombie, and (with PATTERN) its command
-# line matches it (so a PID reused by another program is never signalled).
-alive() {
-  local pid=$1 pattern=${2:-} line
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  read -r line 2>/dev/null <"/proc/$pid/stat" || return 1
+# proc_start PID: sets PROC_START to the process's start time (field 22 of /proc/PID/stat,
+# clock ticks since boot); fails when there is no such process or it is a zombie. A PID and
+# its start time name one process: a later process given the same PID has another start time.
+proc_start() {
+  local line fields
+  [[ $1 =~ ^[0-9]+$ ]] || return 1
+  read -r line 2>/dev/null <"/proc/$1/stat" || return 1
   line=${line##*) }
-  [[ ${line%% *} != Z ]] || return 1
-  [[ -z $pattern ]] || grep -qaE "$pattern" "/proc/$pid/cmdline" 2>/dev/null
+  read -ra fields <<<"$line"
+  [[ ${fields[0]} != Z ]] || return 1
+  PROC_START=${fields[19]}
 }
 
-# stop_pids GRACE PID...: SIGTERM to each, SIGKILL to those still running GRACE seconds later.
+# alive PID: the process exists and is not a zombie.
+alive() { proc_start "$1"; }
+
+# same PID START: PID still names the process recorded with START and it has not exited.
+# START '-' (a PID read from a cluster.env written before the pid file existed): the
+# process's command line names one of the cluster's programs instead.
+same() {
+  proc_start "$1" || return 1
+  if [[ $2 == - ]]; then
+    grep -qaE 'agent-webhooks|haproxy|cluster\.sh|cluster_check\.py' "/proc/$1/cmdline" 2>/dev/null
+  else
+    [[ $PROC_START == "$2" ]]
+  fi
+}
+
+# record PID NAME: appends "PID START NAME" to the pid file, as soon as the process exists,
+# so that the next start (or --stop) finds it even when this script is killed right after.
+record() {
+  local start=gone # exited already: matches no process
+  if proc_start "$1"; then start=$PROC_START; fi
+  echo "$1 $start $2" >>"$PIDS_FILE"
+}
+
+# stop_pids GRACE ID...: SIGTERM to each ID (PID:START:NAME) still running, SIGKILL to those
+# still running GRACE seconds later (at once after a second Ctrl-C or SIGTERM: HURRY).
+HURRY=0
 stop_pids() {
-  local grace=$1 pid left i
+  local grace=$1 id pid start name left i
   shift
-  for pid in "$@"; do alive "$pid" 'agent-webhooks|haproxy' && kill -TERM "$pid" 2>/dev/null; done
-  for ((i = 0; i < grace * 10; i++)); do
+  for id in "$@"; do
+    IFS=: read -r pid start name <<<"$id"
+    # SIGCONT too: a process stopped (SIGSTOP, Ctrl-Z) handles its SIGTERM only once continued.
+    if same "$pid" "$start"; then kill -TERM "$pid" 2>/dev/null || true; kill -CONT "$pid" 2>/dev/null || true; fi
+  done
+  for ((i = 0; i < grace * 10 && HURRY == 0; i++)); do
     left=0
-    for pid in "$@"; do alive "$pid" && left=1; done
+    for id in "$@"; do
+      IFS=: read -r pid start name <<<"$id"
+      if same "$pid" "$start"; then left=1; break; fi
+    done
     ((left)) || break
     sleep 0.1
   done
-  for pid in "$@"; do
-    if alive "$pid" 'agent-webhooks|haproxy'; then
-      say "stop: pid $pid still running after ${grace} s, SIGKILL"
+  for id in "$@"; do
+    IFS=: read -r pid start name <<<"$id"
+    if same "$pid" "$start"; then
+      if ((HURRY)); then say "stop: $name (pid $pid) still running, SIGKILL (second signal)"
+      else say "stop: $name (pid $pid) still running after ${grace} s, SIGKILL"
+      fi
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done
   for ((i = 0; i < 20; i++)); do
     left=0
-    for pid in "$@"; do alive "$pid" && left=1; done
+    for id in "$@"; do
+      IFS=: read -r pid start name <<<"$id"
+      if same "$pid" "$start"; then left=1; break; fi
+    done
     ((left)) || break
     sleep 0.1
   done
 }
 
-# The balancer first (no new requests), then web and worker processes together: the web
-# processes finish their requests, the workers their runs (SHUTDOWN_GRACE_SECONDS), and
-# hand unfinished jobs back to the queue.
-stop_processes() {
-  local haproxy=$1 others
-  shift
-  others=("$@")
-  [[ -z $haproxy ]] || stop_pids 5 "$haproxy"
-  ((${#others[@]} == 0)) || stop_pids "$STOP_GRACE" "${others[@]}"
+# stop_listed [--say]: stops the processes listed on stdin ("PID START NAME" lines, the pid
+# file's) that still run, this script excepted: cluster scripts first (each stops its own
+# processes; SIGKILL after STOP_GRACE + 10 s), then HAProxy and the test suite (no new
+# requests), then the web and worker processes together: the web processes finish their
+# requests, the workers their runs (SHUTDOWN_GRACE_SECONDS), and hand unfinished jobs back to
+# the queue. --say: print what is being stopped. Sets STOPPED to the number of processes found
+# running.
+stop_listed() {
+  local pid start name scripts=() first=() rest=() names=()
+  while read -r pid start name; do
+    [[ $pid =~ ^[0-9]+$ && $pid != "$$" && -n $start ]] || continue
+    same "$pid" "$start" || continue
+    names+=("$name (pid $pid)")
+    case $name in
+      script) scripts+=("$pid:$start:cluster.sh") ;;
+      haproxy | check) first+=("$pid:$start:$name") ;;
+      *) rest+=("$pid:$start:$name") ;;
+    esac
+  done
+  STOPPED=${#names[@]}
+  ((STOPPED)) || return 0
+  if [[ ${1:-} == --say ]]; then
+    local list
+    printf -v list '%s, ' "${names[@]}"
+    say "stop: still running from an earlier start: ${list%, }"
+  fi
+  ((${#scripts[@]} == 0)) || stop_pids $((STOP_GRACE + 10)) "${scripts[@]}"
+  ((${#first[@]} == 0)) || stop_pids 5 "${first[@]}"
+  ((${#rest[@]} == 0)) || stop_pids "$STOP_GRACE" "${rest[@]}"
 }
 
-# Stops the cluster cluster.env describes: its foreground script when that still runs (it
-# stops its processes itself), else the processes one by one.
-stop_from_env() {
-  # Everything the file sets stays local (an older cluster's BIN must not replace ours).
-  # shellcheck disable=SC2034 # set by the file, read by nobody
-  local CLUSTER_URL WEB1_URL WEB2_URL STATS_URL DATABASE_URL MASTER_KEY_FILE BIN CLUSTER_DIR WORKER_LOGS
-  local CLUSTER_PID='' HAPROXY_PID='' WEB1_PID='' WEB2_PID='' WORKER_PIDS='' i
-  [[ -f $ENV_FILE ]] || return 1
+# forget_stopped: drops from the pid file what no longer runs (and this script); removes the
+# file when nothing is left.
+forget_stopped() {
+  local pid start name kept=''
+  [[ -f $PIDS_FILE ]] || return 0
+  while read -r pid start name; do
+    if [[ $pid != "$$" ]] && same "$pid" "$start"; then kept+="$pid $start $name"$'\n'; fi
+  done <"$PIDS_FILE"
+  if [[ -n $kept ]]; then printf '%s' "$kept" >"$PIDS_FILE"; else rm -f "$PIDS_FILE"; fi
+}
+
+# pids_from_env: "PID - NAME" lines for the PIDs of a cluster.env written by a version of
+# this script without the pid file (checked by command line, see same).
+pids_from_env() (
+  CLUSTER_PID='' HAPROXY_PID='' WEB1_PID='' WEB2_PID='' WORKER_PIDS=''
   # shellcheck source=/dev/null
   source "$ENV_FILE"
-  if [[ -n $CLUSTER_PID && $CLUSTER_PID != "$$" ]] && alive "$CLUSTER_PID" 'cluster\.sh'; then
-    say "stop: SIGTERM to the cluster script (pid $CLUSTER_PID), which stops its processes"
-    kill -TERM "$CLUSTER_PID"
-    for ((i = 0; i < (STOP_GRACE + 10) * 10; i++)); do
-      alive "$CLUSTER_PID" || break
-      sleep 0.1
-    done
+  [[ -z $CLUSTER_PID ]] || echo "$CLUSTER_PID - script"
+  [[ -z $HAPROXY_PID ]] || echo "$HAPROXY_PID - haproxy"
+  [[ -z $WEB1_PID ]] || echo "$WEB1_PID - web1"
+  [[ -z $WEB2_PID ]] || echo "$WEB2_PID - web2"
+  for pid in $WORKER_PIDS; do echo "$pid - worker"; done
+)
+
+# stop_leftovers: stops what an earlier run left running (a detached cluster, a foreground
+# one, the processes of a script killed during its start-up): everything the pid file lists,
+# else what an older cluster.env names. Fails when there is neither file.
+stop_leftovers() {
+  STOPPED=0
+  if [[ -f $PIDS_FILE ]]; then
+    stop_listed --say <"$PIDS_FILE"
+  elif [[ -f $ENV_FILE ]]; then
+    stop_listed --say < <(pids_from_env)
+  else
+    return 1
   fi
-  # shellcheck disable=SC2086 # WORKER_PIDS is a list of numbers
-  stop_processes "$HAPROXY_PID" $WEB1_PID $WEB2_PID $WORKER_PIDS
+  forget_stopped
   rm -f "$ENV_FILE"
 }
 
 if [[ $MODE == stop ]]; then
-  if stop_from_env; then say "stop: cluster stopped (logs left in $(rel "$RUN_DIR"))"
-  else say "stop: no cluster to stop ($(rel "$ENV_FILE") not found)"
+  if ! stop_leftovers; then say "stop: no cluster to stop ($(rel "$PIDS_FILE") not found)"
+  elif ((STOPPED)); then say "stop: cluster stopped (logs left in $(rel "$RUN_DIR"))"
+  else say "stop: nothing $(rel "$PIDS_FILE") lists was still running"
   fi
   exit 0
 fi
@@ -187,14 +277,33 @@ fi
 [[ -x $BIN ]] || die "$BIN not found (run without --no-build)"
 [[ -d $SITE_ROOT/pkg ]] || say "warning: no site in $(rel "$SITE_ROOT") (run without --no-build): pages will not hydrate"
 
-# A cluster left running (detached, or a script that was killed) goes first.
-if [[ -f $ENV_FILE ]]; then
-  say "stopping the cluster described by $(rel "$ENV_FILE")"
-  stop_from_env || true
-fi
+# Whatever an earlier run left running (detached, in another terminal, or started by a
+# script that was killed, even during its start-up) goes first: it would keep using the
+# database about to be created afresh.
+stop_leftovers || true
 rm -rf "$RUN_DIR"
 mkdir -p "$RUN_DIR"
 chmod 700 "$RUN_DIR"
+record $$ script
+
+# From here on, every exit (an error, Ctrl-C, SIGTERM) stops what the pid file lists, unless
+# a detached cluster has started. A second Ctrl-C or SIGTERM while stopping: SIGKILL at once.
+STARTED=0 PROCS_STARTED=0 CHECK_STATUS=0
+cleanup() {
+  local rc=$?
+  trap - EXIT
+  trap 'HURRY=1' INT TERM
+  if [[ $MODE != detach || $STARTED == 0 ]]; then
+    if [[ -f $PIDS_FILE ]]; then stop_listed <"$PIDS_FILE"; fi
+    forget_stopped
+    rm -f "$ENV_FILE"
+    if [[ $MODE != detach ]] && ((PROCS_STARTED)); then say "cluster stopped (logs in $(rel "$RUN_DIR"))"; fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'say "SIGTERM: stopping the cluster"; exit 143' TERM
 
 ensure_database
 CLUSTER_DB_URL=$(database_url_with_name "$DATABASE_URL" "$CLUSTER_DB")
@@ -306,31 +415,22 @@ haproxy -c -q -f "$RUN_DIR/haproxy.cfg" || die "HAProxy refused $(rel "$RUN_DIR"
 
 # ---------------------------------------------------------------- start
 
-STARTED=0 CHECK_STATUS=0
 HAPROXY_PID='' WEB1_PID='' WEB2_PID=''
 WORKER_PID_LIST=()
-cleanup() {
-  local rc=$?
-  trap - EXIT
-  if [[ $MODE != detach || $STARTED == 0 ]]; then
-    stop_processes "$HAPROXY_PID" "$WEB1_PID" "$WEB2_PID" "${WORKER_PID_LIST[@]}"
-    rm -f "$ENV_FILE"
-    [[ $MODE == detach ]] || say "cluster stopped (logs in $(rel "$RUN_DIR"))"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-# start NAME COMMAND...: runs COMMAND in its own session with its output in NAME.log; sets
-# PID. Started from a subshell, the process is not a job of this script: it is watched and
-# stopped by PID (see alive), and its death (check 4 of the test suite kills web1) is not
-# reported by bash.
+# start NAME COMMAND...: runs COMMAND in its own session with its output in NAME.log, records
+# it in the pid file at once; sets PID. Started from a subshell, the process is not a job of
+# this script: it is watched and stopped by PID (see alive, same), and its death (check 4 of
+# the test suite kills web1) is not reported by bash.
 start() {
   local name=$1
   shift
-  PID=$("${SETSID[@]}" "$@" >>"$RUN_DIR/$name.log" 2>&1 </dev/null & echo $!)
+  PID=$(
+    "${SETSID[@]}" "$@" >>"$RUN_DIR/$name.log" 2>&1 </dev/null &
+    record $! "$name"
+    echo $!
+  )
+  PROCS_STARTED=1
 }
 
 start_web() {
@@ -428,12 +528,15 @@ case $MODE in
     say "detached: stop it with 'scripts/cluster.sh --stop' (or make cluster ARGS=--stop)"
     ;;
   test)
-    say "cluster test suite: scripts/cluster_check.py --env $env_rel ${CLUSTER_CHECK_ARGS:-}"
-    set +e
+    say "cluster test suite: scripts/cluster_check.py --env $env_rel --deadline $CHECK_DEADLINE ${CLUSTER_CHECK_ARGS:-}"
+    # In the background, recorded, and waited for: a signal to this script stops it at once
+    # (wait returns, the trap runs, cleanup stops the suite with the rest).
     # shellcheck disable=SC2086 # options, split on purpose
-    python3 scripts/cluster_check.py --env "$ENV_FILE" ${CLUSTER_CHECK_ARGS:-} 2>&1 | tee "$RUN_DIR/check.txt"
-    CHECK_STATUS=${PIPESTATUS[0]}
-    set -e
+    python3 scripts/cluster_check.py --env "$ENV_FILE" --output "$RUN_DIR/check.txt" \
+      --deadline "$CHECK_DEADLINE" ${CLUSTER_CHECK_ARGS:-} &
+    CHECK_PID=$!
+    record "$CHECK_PID" check
+    wait "$CHECK_PID" || CHECK_STATUS=$?
     if ((CHECK_STATUS != 0)); then
       for name in web1 web2 haproxy; do show_log "$name" 10; done
       for ((n = 1; n <= WORKER_PROCESSES; n++)); do show_log "worker$n" 10; done

@@ -10,7 +10,10 @@ restart the cluster afterwards.
 It reads target/cluster/cluster.env (--env), creates an API token with the binary's
 `create-token` (tenant "cluster"), one agent per check through the balancer, and prints
 PASS or FAIL with the measured figure for each check, then a summary table; exit status 1
-when a check failed.
+when a check failed. The whole suite has a deadline (--deadline, 150 s from its start): no
+request waits past it, a check that is sending when it passes stops and fails saying so
+(a cluster answering 503 to everything fails in that time, not after every delivery's
+retries), and the checks not run yet fail as not run.
 
   1. rate limit across processes: 300 distinct signed deliveries for an agent limited to
      60 per minute, sent through the balancer by 16 threads as fast as they go. The limit
@@ -25,9 +28,10 @@ when a check failed.
      from web2 (valid signature) within 200 ms.
   4. kill one web process under load: 8 sender threads at 200 deliveries/s for 10 s
      through the balancer, each delivery retried with the same Idempotency-Key and bytes
-     on connection errors, timeouts, 408, 429 and 5xx; 3 s in, web1 gets SIGKILL. HAProxy
-     must mark web1 DOWN (stats CSV), deliveries first sent 2 s or more after the kill must
-     get 202 at their first attempt, from web2; after the queue drained, every execution
+     on connection errors, timeouts, 408, 429 and 5xx; 3 s in, web1 (first waited for to be
+     plainly UP in HAProxy's stats, up to --up-timeout) gets SIGKILL. HAProxy must mark web1
+     DOWN (stats CSV), deliveries first sent 2 s or more after the kill must get 202 at
+     their first attempt, from web2; after the queue drained, every execution
      id of a 202 exists and completed, no delivery has two executions, every accepted
      delivery's webhook_deliveries row names the execution its 202 named, none was left
      unanswered.
@@ -35,8 +39,9 @@ when a check failed.
      4's load) and everything else the suite queued, run with the runner's delay
      (BUILTIN_RUNNER_DELAY_MS) so that runs overlap: every execution of the suite's agents
      completed, and each is logged "execution completed" exactly once across the worker
-     logs; each worker process completed a share (at least 5%) of them, and every
-     delivery of the burst got a 202.
+     logs (read again for up to --log-wait seconds while a completed one has no line yet:
+     it is logged just after its commit); each worker process completed a share (at least
+     5%) of them, and every delivery of the burst got a 202.
 """
 
 import argparse
@@ -65,6 +70,36 @@ RETRY_STATUSES = {408, 429} | set(range(500, 600))
 
 class SetupError(Exception):
     """The suite could not set a check up (not a verdict on the cluster)."""
+
+
+class DeadlinePassed(Exception):
+    """The suite's deadline (--deadline) passed: nothing more is sent. `in_flight`: it passed
+    while a request was waiting for its answer (cut short; it may have been processed)."""
+
+    def __init__(self, message="", in_flight=False):
+        super().__init__(message)
+        self.in_flight = in_flight
+
+
+class Tee:
+    """Writes to several streams (--output: the terminal and a file)."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text):
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self):
+        for stream in self.streams:
+            stream.flush()
+
+
+def counts(counter):
+    """Counter({503: 12, 'timeout': 2}) -> '503 x12, timeout x2'."""
+    return ", ".join(f"{k} x{v}" for k, v in sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0])))) or "none"
 
 
 def read_env(path):
@@ -102,21 +137,35 @@ class Response:
 
 
 class Client:
-    """One keep-alive connection to one base URL (a thread owns it)."""
+    """One keep-alive connection to one base URL (a thread owns it). With a deadline (an
+    epoch time), no request waits past it: each gets min(timeout, time left), and a request
+    asked for once it passed raises DeadlinePassed."""
 
-    def __init__(self, base, timeout=5.0):
+    def __init__(self, base, timeout=5.0, deadline=None):
         url = urllib.parse.urlsplit(base)
         if url.scheme != "http":
             raise SetupError(f"only http:// URLs are supported, not {base}")
         self.host, self.port, self.timeout = url.hostname, url.port or 80, timeout
+        self.deadline = deadline
         self.conn = None
 
     def request(self, method, path, body=None, headers=None):
         """A Response, or raises OSError / http.client.HTTPException (the connection is
-        dropped then, and the next request opens a new one)."""
+        dropped then, and the next request opens a new one), or DeadlinePassed."""
+        timeout = self.timeout
+        if self.deadline is not None:
+            left = self.deadline - time.time()
+            if left <= 0:
+                self.close()
+                raise DeadlinePassed()
+            timeout = min(timeout, left)
         try:
             if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+            else:
+                self.conn.timeout = timeout
+                if self.conn.sock is not None:
+                    self.conn.sock.settimeout(timeout)
             self.conn.request(method, path, body=body, headers=headers or {})
             r = self.conn.getresponse()
             data = r.read()
@@ -126,6 +175,8 @@ class Client:
             return Response(r.status, headers, data)
         except (OSError, http.client.HTTPException):
             self.close()
+            if timeout < self.timeout and time.time() >= self.deadline:
+                raise DeadlinePassed(in_flight=True) from None  # cut short by the deadline, not the cluster
             raise
 
     def close(self):
@@ -147,6 +198,9 @@ def error_name(exc):
 class Suite:
     def __init__(self, args):
         self.args = args
+        self.started = time.time()
+        self.deadline = self.started + args.deadline
+        self.deadline_hit = None  # what the deadline interrupted, for the verdict
         self.env = read_env(args.env)
         for key in ("CLUSTER_URL", "WEB1_URL", "WEB2_URL", "STATS_URL", "WEB1_PID", "DATABASE_URL",
                     "MASTER_KEY_FILE", "BIN", "WORKER_LOGS"):
@@ -165,8 +219,25 @@ class Suite:
         self.token = self.create_token()
         self.kill_attempts = None
         self.burst_refused = 0
+        self.undrained = None
 
     # -------------------------------------------------------------- helpers
+
+    def left(self):
+        """Seconds to the suite's deadline (negative once it passed)."""
+        return self.deadline - time.time()
+
+    def expired(self):
+        return self.left() <= 0
+
+    def deadline_text(self):
+        return f"the suite's deadline ({self.args.deadline:g} s from its start, --deadline) passed"
+
+    def cut(self, where, detail=None):
+        """DeadlinePassed saying where it passed (remembered for the verdict) and what it
+        interrupted."""
+        self.deadline_hit = self.deadline_hit or where
+        return DeadlinePassed(f"{self.deadline_text()} {where}" + (f": {detail}" if detail else ""))
 
     def create_token(self):
         env = dict(os.environ)
@@ -174,7 +245,7 @@ class Suite:
         env.update(DATABASE_URL=self.env["DATABASE_URL"], MASTER_KEY_FILE=self.env["MASTER_KEY_FILE"],
                    RUST_LOG="warn")
         cmd = [self.env["BIN"], "create-token", "--tenant", "cluster", "--name", f"cluster-check-{self.run_id}"]
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=max(5.0, min(60.0, self.left())))
         tokens = [line for line in done.stdout.splitlines() if line.startswith("awt_")]
         if done.returncode != 0 or not tokens:
             raise SetupError(f"create-token failed ({done.returncode}): {done.stderr.strip()[-500:]}")
@@ -186,9 +257,11 @@ class Suite:
         if payload is not None:
             body = json.dumps(payload).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        client = Client(base or self.cluster, timeout=10)
+        client = Client(base or self.cluster, timeout=10, deadline=self.deadline)
         try:
             r = client.request(method, path, body, headers)
+        except DeadlinePassed:
+            raise self.cut(f"at {method} {path}") from None
         finally:
             client.close()
         if r.status not in expect:
@@ -229,7 +302,8 @@ class Suite:
 
     def sql(self, query):
         done = subprocess.run([self.psql, self.env["DATABASE_URL"], "-X", "-qAt", "-v", "ON_ERROR_STOP=1",
-                               "-F", "\t", "-c", query], capture_output=True, text=True, timeout=60)
+                               "-F", "\t", "-c", query], capture_output=True, text=True,
+                              timeout=max(10.0, min(60.0, self.left())))
         if done.returncode != 0:
             raise SetupError(f"psql: {done.stderr.strip()}")
         return [line.split("\t") for line in done.stdout.splitlines() if line]
@@ -255,9 +329,10 @@ class Suite:
         answers = []
         lock = threading.Lock()
         queue = collections.deque(requests)
+        cut = threading.Event()
 
         def send():
-            client = Client(self.cluster)
+            client = Client(self.cluster, deadline=self.deadline)
             while True:
                 with lock:
                     if not queue:
@@ -267,6 +342,12 @@ class Suite:
                 try:
                     r = client.request("POST", path, body, headers)
                     item = (started, time.time(), r.status, r.header("Retry-After"), r.header("X-Served-By"), r)
+                except DeadlinePassed as exc:
+                    cut.set()
+                    if exc.in_flight:
+                        with lock:
+                            answers.append((started, time.time(), "cut by the deadline", None, None, None))
+                    break
                 except (OSError, http.client.HTTPException) as exc:
                     item = (started, time.time(), error_name(exc), None, None, None)
                 with lock:
@@ -278,6 +359,9 @@ class Suite:
             t.start()
         for t in threads:
             t.join()
+        if cut.is_set():
+            raise self.cut("during check 1", f"stopped sending; {len(answers)} of {len(requests)} deliveries sent, "
+                           "answers " + counts(collections.Counter(a[2] for a in answers)))
         elapsed = max(a[1] for a in answers) - min(a[0] for a in answers)
         accepted = sum(1 for a in answers if a[2] == 202)
         limited = [a for a in answers if a[2] == 429]
@@ -307,7 +391,7 @@ class Suite:
     def warm(self, secret, path, label, check):
         """A valid delivery to web1 and to web2 directly: the agent is in both caches."""
         for base in (self.web1, self.web2):
-            client = Client(base)
+            client = Client(base, deadline=self.deadline)
             body, headers = self.delivery(secret, self.key(label, f"warm-{base.rsplit(':', 1)[1]}"), check)
             r = client.request("POST", path, body, headers)
             client.close()
@@ -318,16 +402,18 @@ class Suite:
     def poll_until(self, base, path, secret, label, check, wanted, since):
         """Sends deliveries to base until one gets `wanted`; returns (seconds since `since`
         when it arrived or None, attempts, Counter of other answers)."""
-        client = Client(base)
+        deadline = min(since + self.args.propagation_timeout, self.deadline)
+        client = Client(base, deadline=deadline)
         attempts = 0
         seen = collections.Counter()
-        deadline = since + self.args.propagation_timeout
         try:
             while time.time() < deadline:
                 attempts += 1
                 body, headers = self.delivery(secret, self.key(label, f"poll-{attempts}"), check)
                 try:
                     r = client.request("POST", path, body, headers)
+                except DeadlinePassed:
+                    break
                 except (OSError, http.client.HTTPException) as exc:
                     seen[error_name(exc)] += 1
                     continue
@@ -349,8 +435,10 @@ class Suite:
                  base=self.web1)
         answered = time.time()
         took, attempts, seen = self.poll_until(self.web2, path, old, "regen-old", 2, 401, answered)
+        if took is None and self.expired():
+            raise self.cut("during check 2", f"{attempts} attempt(s) after the regenerate, no 401 from web2 yet")
         new = self.reveal(agent_id)
-        client = Client(self.web2)
+        client = Client(self.web2, deadline=self.deadline)
         body, headers = self.delivery(new, self.key("regen", "new"), 2)
         r = client.request("POST", path, body, headers)
         client.close()
@@ -373,6 +461,8 @@ class Suite:
         if r.json().get("status") != "suspended":
             raise SetupError(f"PATCH status: {r.body[:200]!r}")
         took, attempts, seen = self.poll_until(self.web2, path, secret, "suspend-poll", 3, 403, answered)
+        if took is None and self.expired():
+            raise self.cut("during check 3", f"{attempts} attempt(s) after the PATCH, no 403 from web2 yet")
         passed = took is not None and took * 1000 < limit_ms
         when = f"{took * 1000:.1f} ms" if took is not None else f"not within {self.args.propagation_timeout} s"
         figure = (f"web2 answered 403 {when} after web1 answered the PATCH (limit {limit_ms} ms; "
@@ -381,52 +471,72 @@ class Suite:
 
     # -------------------------------------------------------------- load (4 and 5)
 
-    def sender(self, path, secret, label, check, keys, attempts, lock, stop, interval, stop_grace):
+    def sender(self, path, secret, label, check, keys, attempts, lock, stop, interval, stop_grace, cut):
         """Logical deliveries one after the other (paced by `interval`, 0 = no pause), each
         retried with the same key and bytes until a 202 or a definitive answer (for at most
         `stop_grace` seconds, and at most that long after the load stopped); `keys` yields
-        the keys to send (None: stop)."""
-        client = Client(self.cluster, timeout=self.args.timeout)
+        the keys to send (None: stop). At the suite's deadline it stops at once and sets `cut`."""
+        client = Client(self.cluster, timeout=self.args.timeout, deadline=self.deadline)
         next_start = time.time()
-        while not stop.is_set():
-            if interval:
-                pause = next_start - time.time()
-                if pause > 0:
-                    time.sleep(pause)
-                next_start = max(next_start + interval, time.time() - interval)
-            key = next(keys)
-            if key is None or stop.is_set():
-                break
-            body, headers = self.delivery(secret, key, check)
-            backoff, attempt, first = 0.05, 0, time.time()
-            while True:
-                attempt += 1
-                started = time.time()
-                status = error = served = execution_id = None
-                try:
-                    r = client.request("POST", path, body, headers)
-                    status, served = r.status, r.header("X-Served-By")
-                    if status == 202:
-                        execution_id = r.json().get("execution_id")
-                except (OSError, http.client.HTTPException) as exc:
-                    error = error_name(exc)
-                with lock:
-                    attempts.append({"key": key, "try": attempt, "t": started, "end": time.time(), "status": status,
-                                     "error": error, "served": served, "execution_id": execution_id})
-                if status is not None and status not in RETRY_STATUSES:
+        try:
+            while not stop.is_set():
+                if interval:
+                    pause = min(next_start - time.time(), self.left())
+                    if pause > 0:
+                        time.sleep(pause)
+                    next_start = max(next_start + interval, time.time() - interval)
+                if self.expired():
+                    cut.set()
+                    return
+                key = next(keys)
+                if key is None or stop.is_set():
                     break
-                if time.time() > first + stop_grace or (stop.is_set() and time.time() > stop.stopped_at + stop_grace):
-                    break  # given up: reported as never answered
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
-        client.close()
+                body, headers = self.delivery(secret, key, check)
+                backoff, attempt, first = 0.05, 0, time.time()
+                while True:
+                    attempt += 1
+                    started = time.time()
+                    status = error = served = execution_id = None
+                    try:
+                        r = client.request("POST", path, body, headers)
+                        status, served = r.status, r.header("X-Served-By")
+                        if status == 202:
+                            execution_id = r.json().get("execution_id")
+                    except DeadlinePassed as exc:
+                        cut.set()
+                        if exc.in_flight:
+                            with lock:
+                                attempts.append({"key": key, "try": attempt, "t": started, "end": time.time(),
+                                                 "status": None, "error": "cut by the deadline", "served": None,
+                                                 "execution_id": None})
+                        return
+                    except (OSError, http.client.HTTPException) as exc:
+                        error = error_name(exc)
+                    with lock:
+                        attempts.append({"key": key, "try": attempt, "t": started, "end": time.time(),
+                                         "status": status, "error": error, "served": served,
+                                         "execution_id": execution_id})
+                    if status is not None and status not in RETRY_STATUSES:
+                        break
+                    if time.time() > first + stop_grace or (stop.is_set() and time.time() > stop.stopped_at + stop_grace):
+                        break  # given up: reported as never answered
+                    if self.left() < backoff:  # the deadline passes before the next attempt
+                        time.sleep(max(0.0, self.left()))
+                        cut.set()
+                        return
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 1.0)
+        finally:
+            client.close()
 
     def run_load(self, path, secret, label, check, threads, total=None, seconds=None, rate=0.0, during=None):
         """Sends `total` deliveries (or for `seconds`) with `threads` senders; `during(start)`
-        runs in this thread meanwhile. Returns the attempts."""
+        runs in this thread meanwhile. Returns the attempts, and whether the suite's deadline
+        stopped the senders."""
         attempts, lock = [], threading.Lock()
         stop = threading.Event()
         stop.stopped_at = None
+        cut = threading.Event()
         counter = iter(range(10**9))
         counter_lock = threading.Lock()
 
@@ -439,14 +549,14 @@ class Suite:
         interval = threads / rate if rate else 0.0
         workers = [threading.Thread(target=self.sender, daemon=True,
                                     args=(path, secret, label, check, Keys(), attempts, lock, stop, interval,
-                                          self.args.stop_grace)) for _ in range(threads)]
+                                          self.args.stop_grace, cut)) for _ in range(threads)]
         start = time.time()
         for w in workers:
             w.start()
         if during:
             during(start)
         if seconds is not None:
-            time.sleep(max(0.0, start + seconds - time.time()))
+            time.sleep(max(0.0, min(start + seconds - time.time(), self.left())))
             stop.stopped_at = time.time()
             stop.set()
         for w in workers:
@@ -454,7 +564,15 @@ class Suite:
         for a in attempts:
             if a["execution_id"]:
                 self.accepted[a["execution_id"]] = check
-        return attempts
+        return attempts, cut.is_set()
+
+    def load_summary(self, attempts, planned):
+        """'N of PLANNED deliveries sent, M accepted; answers ...' for a load the deadline cut."""
+        keys = {a["key"] for a in attempts}
+        accepted = {a["key"] for a in attempts if a["status"] == 202}
+        return (f"{len(keys)}{f' of {planned}' if planned else ''} deliveries sent in {len(attempts)} attempts, "
+                f"{len(accepted)} accepted; answers " + counts(collections.Counter(a["status"] or a["error"]
+                                                                                   for a in attempts)))
 
     # -------------------------------------------------------------- 5. burst (before 4)
 
@@ -462,12 +580,15 @@ class Suite:
         agent_id, path = self.create_agent("cluster exactly once", None)
         secret = self.reveal(agent_id)
         started = time.time()
-        attempts = self.run_load(path, secret, "burst", 5, self.args.threads, total=self.args.burst)
+        attempts, cut = self.run_load(path, secret, "burst", 5, self.args.threads, total=self.args.burst)
         took = time.time() - started
         ok = sum(1 for a in attempts if a["status"] == 202)
+        self.burst_refused = self.args.burst - ok
+        if cut:
+            raise self.cut("during check 5's burst", f"stopped sending {took:.1f} s into it; "
+                           + self.load_summary(attempts, self.args.burst))
         print(f"        (check 5's burst: {ok} of {self.args.burst} deliveries accepted in {took:.1f} s through the "
               f"balancer, {ok / took:.0f}/s; the two workers run them meanwhile)", flush=True)
-        self.burst_refused = self.args.burst - ok
 
     # -------------------------------------------------------------- 4. kill web1
 
@@ -486,6 +607,19 @@ class Suite:
                 return fields[status]
         return None
 
+    def wait_up(self, server, seconds):
+        """HAProxy's status of `server` once it is "UP", or the last one seen after `seconds`
+        (or at the suite's deadline)."""
+        until = min(time.time() + seconds, self.deadline)
+        while True:
+            try:
+                status = self.stats_status(server)
+            except (OSError, http.client.HTTPException, ValueError, IndexError) as exc:
+                status = f"unknown (stats page: {error_name(exc)})"
+            if status == "UP" or time.time() >= until:
+                return status
+            time.sleep(0.1)
+
     def check_kill(self):
         name = "kill one web process under load"
         pid = int(self.env["WEB1_PID"])
@@ -496,8 +630,14 @@ class Suite:
                     raise ProcessLookupError
         except (ProcessLookupError, FileNotFoundError, PermissionError):
             raise SetupError(f"web1 (pid {pid}) is not running: restart the cluster")
-        if self.stats_status("web1") != "UP":
-            raise SetupError(f"web1 is {self.stats_status('web1')} in HAProxy's stats before the kill")
+        # Plainly UP: a health check that took longer than its 2 s during the burst (a loaded
+        # machine) leaves it "UP 1/2" for a moment, which is not what this check is about.
+        status = self.wait_up("web1", self.args.up_timeout)
+        if status != "UP":
+            if self.expired():
+                raise self.cut("before check 4", f"web1 not UP in HAProxy's stats yet (it is {status})")
+            raise SetupError(f"web1 is {status} in HAProxy's stats before the kill, not UP after "
+                             f"{self.args.up_timeout:g} s")
         agent_id, path = self.create_agent("cluster failover", None)
         secret = self.reveal(agent_id)
         self.kill_agent = agent_id
@@ -517,9 +657,9 @@ class Suite:
                     events["down"] = time.time()
                 time.sleep(0.05)
 
-        attempts = self.run_load(path, secret, "kill", 4, self.args.load_threads, seconds=self.args.load_seconds,
-                                 rate=self.args.load_rate, during=kill_and_watch)
-        self.kill_attempts = attempts
+        attempts, cut = self.run_load(path, secret, "kill", 4, self.args.load_threads,
+                                      seconds=self.args.load_seconds, rate=self.args.load_rate,
+                                      during=kill_and_watch)
         self.kill_events = events
         # Every attempt, for a closer look (like the fault drill's attempts.jsonl).
         path = os.path.join(self.env.get("CLUSTER_DIR") or os.path.dirname(os.path.abspath(self.args.env)),
@@ -529,6 +669,9 @@ class Suite:
                 f.write(json.dumps({"event": f"web1.{event}", "t": round(t, 4)}) + "\n")
             for a in attempts:
                 f.write(json.dumps(a, separators=(",", ":")) + "\n")
+        if cut:
+            raise self.cut("during check 4's load", "stopped sending; " + self.load_summary(attempts, None))
+        self.kill_attempts = attempts
 
     def evaluate_kill(self, rows, deliveries):
         name = "kill one web process under load"
@@ -588,6 +731,8 @@ class Suite:
                                + (" ..." if len(items) > 5 else ""))
         if not late:
             details.append("no delivery was first sent 2 s after the kill (load too short?)")
+        if self.undrained and (missing or not_completed):
+            details.append(self.undrained)
         if served_after and set(served_after) != {"web2"}:
             details.append(f"202s after the kill served by {dict(served_after)}")
         lost = len(missing) + len(not_completed) + len(unanswered)
@@ -626,11 +771,22 @@ class Suite:
 
     def evaluate_exactly_once(self, rows):
         name = "exactly once with two worker processes"
-        completed, started = self.completions_in_logs()
+        # A worker logs "execution completed" just after the commit that marks the row
+        # completed: when the drain saw the last rows completed a moment ago, their lines may
+        # still be on their way (a worker descheduled in between, on a loaded machine). Read
+        # again for up to --log-wait seconds while a completed row has no line; reading later
+        # can only find more lines, so a duplicate is never hidden.
+        log_deadline = time.time() + self.args.log_wait
+        while True:
+            completed, started = self.completions_in_logs()
+            total = collections.Counter()
+            for c in completed.values():
+                total.update(c)
+            if time.time() >= log_deadline or all(
+                    total[i] for i, r in rows.items() if r["status"] == "completed"):
+                break
+            time.sleep(0.2)
         logs = list(completed)
-        total = collections.Counter()
-        for c in completed.values():
-            total.update(c)
         runs = collections.Counter()
         for c in started.values():
             runs.update(c)
@@ -653,6 +809,8 @@ class Suite:
                   + "by worker: " + ", ".join(f"{k.removesuffix('.log')} {v}" for k, v in share.items())
                   + f" (each at least {min_share}); runs started more than once {len(run_again)}")
         details = []
+        if self.undrained:
+            details.append(self.undrained)
         if self.burst_refused:
             details.append(f"{self.burst_refused} deliveries of the burst never got a 202")
         if len(logs) < 2:
@@ -670,6 +828,9 @@ class Suite:
     # -------------------------------------------------------------- drain, database
 
     def drain(self):
+        """Waits until the suite's executions are neither queued nor running, for at most
+        --drain-timeout seconds and not past the suite's deadline; returns the seconds it
+        waited and how many were still pending."""
         started = time.time()
         query = (f"select count(*) from agent_executions where agent_id = any({self.agents_sql()}) "
                  f"and status in ('queued', 'running')")
@@ -678,8 +839,14 @@ class Suite:
             if pending == 0:
                 return time.time() - started, 0
             if time.time() - started > self.args.drain_timeout:
+                self.undrained = (f"{pending} executions still queued or running after --drain-timeout "
+                                  f"({self.args.drain_timeout:g} s)")
                 return time.time() - started, pending
-            time.sleep(0.25)
+            if self.expired():
+                self.undrained = f"{pending} executions still queued or running when {self.deadline_text()}"
+                self.deadline_hit = self.deadline_hit or "while the queue drained"
+                return time.time() - started, pending
+            time.sleep(min(0.25, max(0.0, self.left())))
 
     def snapshot(self):
         rows = {}
@@ -696,35 +863,60 @@ class Suite:
 
     # -------------------------------------------------------------- main
 
+    def failure(self, exc, what="could not run"):
+        """The figure of a check that raised `exc`."""
+        if isinstance(exc, DeadlinePassed):
+            self.deadline_hit = self.deadline_hit or "in a check"
+            return f"stopped: {exc}" if str(exc) else f"stopped: {self.deadline_text()}"
+        return f"{what}: {type(exc).__name__}: {exc}"
+
+    def not_run(self, number, name):
+        self.record(number, name, False, f"not run: {self.deadline_text()} before it")
+
+    def out_of_time(self):
+        """The deadline passed, or cut a check short (which stops a moment before it)."""
+        return self.expired() or self.deadline_hit is not None
+
     def run(self):
-        started = time.time()
-        print(f"cluster {self.cluster} (web1 {self.web1}, web2 {self.web2}), run {self.run_id}", flush=True)
+        print(f"cluster {self.cluster} (web1 {self.web1}, web2 {self.web2}), run {self.run_id}, "
+              f"deadline {self.args.deadline:g} s", flush=True)
         steps = [
             (1, "rate limit across processes", self.check_rate_limit),
             (2, "regenerate propagates", self.check_regenerate),
             (3, "suspend propagates", self.check_suspend),
         ]
         for number, name, step in steps:
+            if self.out_of_time():
+                self.not_run(number, name)
+                continue
             try:
                 step()
             except Exception as exc:  # a check that cannot run fails, the others still run
-                self.record(number, name, False, f"could not run: {type(exc).__name__}: {exc}")
-        load_ok = True
-        try:
-            self.burst()
-        except Exception as exc:
-            self.record(5, "exactly once with two worker processes", False,
-                        f"could not send the burst: {type(exc).__name__}: {exc}")
-            load_ok = False
-        try:
-            self.check_kill()
-        except Exception as exc:
-            self.record(4, "kill one web process under load", False, f"could not run: {type(exc).__name__}: {exc}")
-            self.kill_attempts = None
-        if self.agents:
+                self.record(number, name, False, self.failure(exc))
+        load_ok = False
+        if self.out_of_time():
+            self.not_run(5, "exactly once with two worker processes")
+        else:
+            try:
+                self.burst()
+                load_ok = True
+            except Exception as exc:
+                self.record(5, "exactly once with two worker processes", False,
+                            self.failure(exc, "could not send the burst"))
+        if self.out_of_time():
+            self.not_run(4, "kill one web process under load")
+        else:
+            try:
+                self.check_kill()
+            except Exception as exc:
+                self.record(4, "kill one web process under load", False, self.failure(exc))
+                self.kill_attempts = None
+        if self.agents and (self.kill_attempts is not None or load_ok):
             took, pending = self.drain()
-            print(f"        (queue drained in {took:.1f} s" + (f", {pending} still pending" if pending else "")
-                  + ")", flush=True)
+            if pending:
+                print(f"        (queue not drained: {self.undrained})", flush=True)
+            else:
+                print(f"        (queue drained in {took:.1f} s)", flush=True)
             rows, deliveries = self.snapshot()
             if self.kill_attempts is not None:
                 self.evaluate_kill(rows, deliveries)
@@ -732,13 +924,14 @@ class Suite:
                 self.evaluate_exactly_once(rows)
         self.results.sort()
         print()
-        print(f"cluster test suite, {time.time() - started:.0f} s:")
+        print(f"cluster test suite, {time.time() - self.started:.0f} s:")
         print(f"  {'#':<2} {'check':<40} {'result':<6} figure")
         for number, name, passed, short in self.results:
             print(f"  {number:<2} {name:<40} {'PASS' if passed else 'FAIL':<6} {short}")
         failed = [r for r in self.results if not r[2]]
         print(f"verdict: {'FAIL' if failed else 'PASS'} ({len(self.results) - len(failed)} of "
-              f"{len(self.results)} checks passed)")
+              f"{len(self.results)} checks passed)"
+              + (f"; {self.deadline_text()} {self.deadline_hit}" if self.deadline_hit else ""), flush=True)
         return 1 if failed else 0
 
 
@@ -760,9 +953,21 @@ def main():
     parser.add_argument("--timeout", type=float, default=5, help="seconds per attempt of checks 4 and 5")
     parser.add_argument("--stop-grace", type=float, default=20, help="retry time after the load stopped")
     parser.add_argument("--drain-timeout", type=float, default=90, help="seconds to wait for the queue")
+    parser.add_argument("--deadline", type=float, default=150,
+                        help="seconds the whole suite may take: past it nothing more is sent and the checks "
+                             "not finished fail")
+    parser.add_argument("--up-timeout", type=float, default=15,
+                        help="seconds check 4 waits for web1 to be UP in HAProxy's stats before the kill")
+    parser.add_argument("--log-wait", type=float, default=5,
+                        help="seconds check 5 waits for the worker logs' line of a completed execution")
+    parser.add_argument("--output", help="also write the output to this file")
     parser.add_argument("--min-share", type=float, default=0.05,
                         help="share of check 5's executions each worker must have completed")
     args = parser.parse_args()
+    if args.output:
+        out = open(args.output, "w", encoding="utf-8", buffering=1)
+        sys.stdout = Tee(sys.stdout, out)
+        sys.stderr = Tee(sys.stderr, out)
     try:
         suite = Suite(args)
     except (SetupError, OSError, subprocess.SubprocessError) as exc:

@@ -201,7 +201,7 @@ if (( e2e )); then
   step "build (debug)" scripts/build.sh
   step "end-to-end tests (Playwright)" end_to_end
   step "client examples (examples/run-all.sh)" client_examples
-  step "cluster test suite (scripts/cluster.sh --test)" scripts/cluster.sh --test --no-build
+  step "cluster test suite (scripts/cluster.sh --test, at most 5 minutes)" timeout --foreground --signal=TERM --kill-after=30 300 scripts/cluster.sh --test --no-build
 fi
 if (( release )); then
   step "release package (make release)" scripts/release.sh
