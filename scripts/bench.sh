@@ -3,7 +3,8 @@
 #
 # Builds the release server, starts it against a fresh database
 # `agent_webhooks_bench` (on the server of DATABASE_URL, see ensure_database in
-# lib.sh), creates an agent without a rate limit and loads its webhook route
+# lib.sh), creates an agent with a rate limit it never reaches (BENCH_RATE_LIMIT:
+# every request pays the shared limit's token, as agents do by default) and loads its webhook route
 # with wrk (a real HTTP load generator, scripted in Lua), then prints one
 # summary block with each figure next to its target:
 #
@@ -34,13 +35,22 @@
 #   concurrency           a worker process whose runner waits 200 ms per execution
 #                         (BUILTIN_RUNNER_DELAY_MS), at WORKER_CONCURRENCY 16 and 64:
 #                         the drain rate must scale with the runs in flight
+#   shared rate limit     accepted/s of one web-only process with the agent limited
+#                         (a token taken per group commit) and unlimited, alternating
+#                         within the run; the limit may cost at most 10%
+#   scale-out             accepted/s through HAProxy (Debian's, round-robin) over one
+#                         and over two web-only `serve` processes, and the drain/s of
+#                         one and two `worker` processes, each with the CPU time per
+#                         webhook of every process (web, HAProxy, Postgres, worker):
+#                         the figures of the capacity model in docs/operations.md
 #   peak RSS              VmHWM of the server process at the end
 #   CPU                   who used the cores during each measured run, and the
 #                         CPU time per request of the server, Postgres and wrk
 #
 # Order: idle probe, steady run, signed warm-up + measured run, fairness probe,
 # drain, reconciliation, sustained run, bad-signature warm-up + measured run, then
-# the server restarted web-only for the concurrency runs (separate worker processes).
+# the server restarted web-only for the concurrency runs (separate worker processes),
+# then a second web process and two balancers for the scale-out runs.
 # The database's durability settings (fsync, synchronous_commit, full_page_writes)
 # are printed; BENCH_STRICT=1 requires them on. Everything runs on this machine: wrk, Postgres and
 # the server share its cores, which is the setting the targets are defined for.
@@ -50,6 +60,10 @@
 #   BENCH_CONNECTIONS=32            wrk connections    BENCH_THREADS=2  wrk threads
 #   BENCH_WARMUP_SECONDS=5          not counted        BENCH_DURATION_SECONDS=30 measured
 #   BENCH_WORKERS=2                 WORKERS of the server (the default of `serve`)
+#   BENCH_RATE_LIMIT=1000000        the agent's rate_limit_per_minute (none: no limit, so
+#                                   no token is taken)
+#   BENCH_LIMIT_ROUNDS=2            rounds of the limit's cost: BENCH_LIMIT_SECONDS=8 of
+#                                   load limited, then as long unlimited, alternating
 #   BENCH_DATABASE_MAX_CONNECTIONS=40  the server's pool (see below)
 #   BENCH_IDLE_REQUESTS=50          requests of the idle latency probe, 100 ms apart
 #   BENCH_STEADY_RATE=400           signed requests/s of the steady run (paced by wrk)
@@ -77,6 +91,12 @@ THREADS=${BENCH_THREADS:-2}
 WARMUP=${BENCH_WARMUP_SECONDS:-5}
 DURATION=${BENCH_DURATION_SECONDS:-30}
 WORKER_COUNT=${BENCH_WORKERS:-2}
+RATE_LIMIT=${BENCH_RATE_LIMIT:-1000000}
+case $RATE_LIMIT in
+  none) RATE_LIMIT_JSON=null ;;
+  *[!0-9]* | '') die "BENCH_RATE_LIMIT must be a number of webhooks per minute or 'none'" ;;
+  *) RATE_LIMIT_JSON=$RATE_LIMIT ;;
+esac
 # The 32 request handlers each hold a connection for their transaction, the
 # workers need one each and the reaper an occasional one: 40 lets every wrk
 # connection get a database connection without waiting, while staying well
@@ -230,6 +250,11 @@ cleanup() {
     kill -KILL "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
   fi
+  # The scale-out run's processes, when it stopped half way.
+  local pid
+  for pid in ${WEB2_PID:-} ${LB1_PID:-} ${LB2_PID:-} ${SCALE_WORKER_PIDS:-}; do
+    kill -KILL "$pid" 2>/dev/null || true
+  done
   if [[ $DB_CREATED == 1 ]]; then
     if [[ -n ${BENCH_KEEP_DB:-} ]]; then
       say "keeping database $BENCH_DB (BENCH_KEEP_DB is set)"
@@ -251,6 +276,7 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------- 1. tools
 
 ensure_tool wrk wrk
+ensure_tool haproxy haproxy
 ensure_tool psql postgresql-client
 ensure_tool openssl openssl
 ensure_tool curl curl
@@ -321,7 +347,7 @@ TOKEN=$("$BIN" create-token --tenant bench --name bench | grep -E '^awt_' | tail
   die "create-token printed no token"
 AUTH="Authorization: Bearer $TOKEN"
 AGENT_JSON=$(curl -fsS -H "$AUTH" -H 'Content-Type: application/json' \
-  -d '{"name":"bench","rate_limit_per_minute":null}' "$BASE/api/agents") || die "cannot create the agent"
+  -d "{\"name\":\"bench\",\"rate_limit_per_minute\":$RATE_LIMIT_JSON}" "$BASE/api/agents") || die "cannot create the agent"
 AGENT_ID=$(json_string id "$AGENT_JSON")
 WEBHOOK_URL=$(json_string webhook_url "$AGENT_JSON")
 [[ -n $AGENT_ID && $WEBHOOK_URL == "$BASE/agents/$AGENT_ID/webhook" ]] ||
@@ -871,6 +897,164 @@ for LEVEL in 16 64; do
   SLOW_RATE[$LEVEL]=$(rate_since "$T8")
   say "concurrency $LEVEL: $BACKLOG executions of ${SLOW_RUN_MS} ms each drained at ${SLOW_RATE[$LEVEL]}/s (at most $((LEVEL * 1000 / SLOW_RUN_MS))/s)"
 done
+
+# ---------------------------------------------------------------- 9c. scale-out
+
+# One and two processes of each tier, on these cores and this database. The web-only server
+# is web1; web2 is a second `serve --workers 0` with the same settings. Loads go through
+# HAProxy (Debian's, round-robin, as in `make cluster`) both times, so its cost is in both
+# figures: LB1 balances over web1 alone, LB2 over web1 and web2.
+# - front door: SCALE_SECONDS of signed load through LB1, then through LB2, no worker
+#   running (each leaves a backlog);
+# - drain: LB1's backlog by one worker process, LB2's by two.
+# The CPU time per webhook of each process (web, HAProxy, Postgres, worker) is what the
+# capacity model in docs/operations.md is built from.
+WEB2_PORT=$(free_port) || die "no free loopback port found"
+LB1_PORT=$(free_port) || die "no free loopback port found"
+LB2_PORT=$(free_port) || die "no free loopback port found"
+# Smaller pools than web1's 40 (each process would open up to that many): two web processes
+# and two workers stay under Postgres' default max_connections of 100. 20 is more than the
+# 16 requests each web process has in flight, and than a worker's claim loops use.
+SCALE_POOL=20
+env WORKERS=0 DATABASE_MAX_CONNECTIONS=$SCALE_POOL LEPTOS_SITE_ADDR=127.0.0.1:$WEB2_PORT "$BIN" serve >"$BENCH_DIR/web2.log" 2>&1 &
+WEB2_PID=$!
+# write_haproxy_config FILE PORT SERVER_PORT...: round-robin over loopback ports.
+write_haproxy_config() {
+  local file=$1 port=$2 n=0 server
+  shift 2
+  {
+    printf 'global\n  maxconn 4096\n'
+    printf 'defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n'
+    printf 'frontend webhooks\n  bind 127.0.0.1:%s\n  default_backend web\n' "$port"
+    printf 'backend web\n  balance roundrobin\n'
+    for server in "$@"; do
+      n=$((n + 1))
+      printf '  server web%s 127.0.0.1:%s\n' "$n" "$server"
+    done
+  } >"$file"
+}
+write_haproxy_config "$BENCH_DIR/haproxy-1.cfg" "$LB1_PORT" "$PORT"
+write_haproxy_config "$BENCH_DIR/haproxy-2.cfg" "$LB2_PORT" "$PORT" "$WEB2_PORT"
+haproxy -f "$BENCH_DIR/haproxy-1.cfg" -db >"$BENCH_DIR/haproxy-1.log" 2>&1 &
+LB1_PID=$!
+haproxy -f "$BENCH_DIR/haproxy-2.cfg" -db >"$BENCH_DIR/haproxy-2.log" 2>&1 &
+LB2_PID=$!
+for _ in $(seq 300); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$WEB2_PORT/readyz" 2>/dev/null &&
+    curl -fsS -o /dev/null "http://127.0.0.1:$LB2_PORT/readyz" 2>/dev/null && break
+  kill -0 "$WEB2_PID" 2>/dev/null || { tail -n 20 "$BENCH_DIR/web2.log" >&2; die "web2 stopped during start-up"; }
+  sleep 0.2
+done
+curl -fsS -o /dev/null "http://127.0.0.1:$WEB2_PORT/readyz" || die "web2 is not ready after 60 s, see $BENCH_DIR/web2.log"
+curl -fsS -o /dev/null "http://127.0.0.1:$LB1_PORT/readyz" || die "HAProxy does not answer, see $BENCH_DIR/haproxy-1.log"
+SCALE_SECONDS=$DURATION
+LB_URL() { echo "http://127.0.0.1:$1/agents/$AGENT_ID/webhook"; }
+signed_bodies scale-warmup $((12000 * 3))
+signed_bodies scale-1 $((12000 * SCALE_SECONDS))
+signed_bodies scale-2 $((12000 * SCALE_SECONDS))
+write_wrk_script "$BENCH_DIR/scale-warmup.lua" scale-warmup
+write_wrk_script "$BENCH_DIR/scale-1.lua" scale-1
+write_wrk_script "$BENCH_DIR/scale-2.lua" scale-2
+
+# sum_ticks PID...: their CPU time in clock ticks.
+sum_ticks() {
+  local pid total=0
+  for pid in "$@"; do ticks_of "$pid"; total=$((total + TICKS)); done
+  echo "$total"
+}
+# per_item_us TICKS COUNT: CPU microseconds per item.
+per_item_us() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : -1) }'; }
+
+# scale_front NAME LB_PORT PIDS...: a signed load through that balancer; sets SCALE_RATE and
+# SCALE_COST ("web A us + haproxy B us + postgres C us + wrk D us per webhook").
+scale_front() {
+  local name=$1 lb_port=$2 lb_pid=$3 w0 h0 p0 k0 w1 h1 p1 k1
+  shift 3
+  w0=$(sum_ticks "$@"); h0=$(sum_ticks "$lb_pid"); p0=$(postgres_ticks); ticks_of $$ children; k0=$TICKS
+  WEBHOOK_URL=$(LB_URL "$lb_port") run_wrk "$name" "$BENCH_DIR/$name.lua" "$SCALE_SECONDS"
+  w1=$(sum_ticks "$@"); h1=$(sum_ticks "$lb_pid"); p1=$(postgres_ticks); ticks_of $$ children; k1=$TICKS
+  local n=${STATUS[202]:-0}
+  SCALE_RATE=$(per_second "$n" "$DURATION_US")
+  SCALE_COST="web $(per_item_us $((w1 - w0)) "$n") us + haproxy $(per_item_us $((h1 - h0)) "$n") us + postgres $(per_item_us "$(bench_postgres_ticks "$p0" "$p1")" "$n") us + wrk $(per_item_us $((k1 - k0)) "$n") us per webhook (other statuses: $(other_statuses 202))"
+}
+# scale_drain COUNT: COUNT worker processes (2 claim loops each) drain the backlog; sets
+# DRAIN_N_RATE and DRAIN_N_COST ("worker A us + postgres B us per execution").
+scale_drain() {
+  local count=$1 pids=() t p0 p1 pg w=0 n backlog left
+  t=$(sql "select clock_timestamp()")
+  backlog=$(pending)
+  p0=$(postgres_ticks)
+  for _ in $(seq "$count"); do
+    env WORKERS=2 DATABASE_MAX_CONNECTIONS=$SCALE_POOL "$BIN" worker >>"$BENCH_DIR/worker-scale-$count.log" 2>&1 &
+    pids+=($!)
+  done
+  SCALE_WORKER_PIDS=${pids[*]}
+  wait_drained 180
+  left=$(pending)
+  ((left == 0)) || say "WARNING: $left executions still pending after 180 s: the drain rate below is partial"
+  # Before the workers stop: their backends are counted only while they are connected.
+  p1=$(postgres_ticks)
+  pg=$(bench_postgres_ticks "$p0" "$p1")
+  w=$(sum_ticks "${pids[@]}")
+  kill -0 "${pids[@]}" 2>/dev/null || say "WARNING: a worker process exited during the drain, see $BENCH_DIR/worker-scale-$count.log"
+  kill -TERM "${pids[@]}"
+  wait "${pids[@]}" || true
+  SCALE_WORKER_PIDS=''
+  n=$(sql "select count(*) from agent_executions where completed_at >= '$t'")
+  DRAIN_N_RATE=$(sql "select coalesce(round(count(*) / nullif(extract(epoch from max(completed_at) - min(started_at)), 0))::bigint, -1)
+       from agent_executions where completed_at >= '$t'")
+  DRAIN_N_COST="worker $(per_item_us "$w" "$n") us + postgres $(per_item_us "$pg" "$n") us per execution (a backlog of $backlog)"
+}
+
+say "scale-out: web2 on 127.0.0.1:$WEB2_PORT; HAProxy over web1 on $LB1_PORT, over web1 and web2 on $LB2_PORT"
+WEBHOOK_URL=$(LB_URL "$LB2_PORT") run_wrk scale-warmup "$BENCH_DIR/scale-warmup.lua" 3
+
+# The shared rate limit's cost, measured within this run so that the machine's drift
+# between runs does not hide it: the front door of one web process (through LB1, nothing
+# draining) with the agent limited (RATE_LIMIT, or 1,000,000/min: a token taken per
+# batch, never refused) and without a limit (no token), alternating, LIMIT_ROUNDS each.
+LIMIT_ROUNDS=${BENCH_LIMIT_ROUNDS:-2}
+LIMIT_SECONDS=${BENCH_LIMIT_SECONDS:-8}
+LIMITED_JSON=$RATE_LIMIT_JSON
+[[ $LIMITED_JSON != null ]] || LIMITED_JSON=1000000
+set_agent_limit() {
+  curl -fsS -o /dev/null -X PATCH -H "$AUTH" -H 'Content-Type: application/json' \
+    -d "{\"rate_limit_per_minute\":$1}" "$BASE/api/agents/$AGENT_ID" || die "cannot set the agent's rate limit"
+  sleep 0.5 # the cached agent is dropped on the NOTIFY
+}
+declare -A LIMIT_ACCEPTED=([limited]=0 [unlimited]=0) LIMIT_US=([limited]=0 [unlimited]=0)
+for ROUND in $(seq "$LIMIT_ROUNDS"); do
+  for MODE in limited unlimited; do
+    if [[ $MODE == limited ]]; then set_agent_limit "$LIMITED_JSON"; else set_agent_limit null; fi
+    signed_bodies "limit-$MODE-$ROUND" $((12000 * LIMIT_SECONDS))
+    write_wrk_script "$BENCH_DIR/limit-$MODE-$ROUND.lua" "limit-$MODE-$ROUND"
+    WEBHOOK_URL=$(LB_URL "$LB1_PORT") run_wrk "limit-$MODE-$ROUND" "$BENCH_DIR/limit-$MODE-$ROUND.lua" "$LIMIT_SECONDS"
+    LIMIT_ACCEPTED[$MODE]=$((LIMIT_ACCEPTED[$MODE] + ${STATUS[202]:-0}))
+    LIMIT_US[$MODE]=$((LIMIT_US[$MODE] + DURATION_US))
+    say "limit cost, round $ROUND, $MODE: $(per_second "${STATUS[202]:-0}" "$DURATION_US") accepted/s"
+  done
+done
+set_agent_limit "$RATE_LIMIT_JSON"
+LIMITED_RATE=$(per_second "${LIMIT_ACCEPTED[limited]}" "${LIMIT_US[limited]}")
+UNLIMITED_RATE=$(per_second "${LIMIT_ACCEPTED[unlimited]}" "${LIMIT_US[unlimited]}")
+LIMIT_CHANGE=$(awk -v a="$LIMITED_RATE" -v b="$UNLIMITED_RATE" 'BEGIN { printf "%+.1f%%", (b > 0 ? (a - b) * 100 / b : 0) }')
+say "limit cost: $LIMITED_RATE accepted/s limited ($LIMITED_JSON/min) against $UNLIMITED_RATE unlimited: $LIMIT_CHANGE"
+scale_drain 2
+scale_front scale-1 "$LB1_PORT" "$LB1_PID" "$SERVER_PID"
+SCALE1_RATE=$SCALE_RATE SCALE1_COST=$SCALE_COST
+say "scale-out: one web process: $SCALE1_RATE accepted/s; $SCALE1_COST"
+scale_drain 1
+DRAIN1_RATE=$DRAIN_N_RATE DRAIN1_COST=$DRAIN_N_COST
+say "scale-out: one worker process: $DRAIN1_RATE executions/s; $DRAIN1_COST"
+scale_front scale-2 "$LB2_PORT" "$LB2_PID" "$SERVER_PID" "$WEB2_PID"
+SCALE2_RATE=$SCALE_RATE SCALE2_COST=$SCALE_COST
+say "scale-out: two web processes: $SCALE2_RATE accepted/s; $SCALE2_COST"
+scale_drain 2
+DRAIN2_RATE=$DRAIN_N_RATE DRAIN2_COST=$DRAIN_N_COST
+say "scale-out: two worker processes: $DRAIN2_RATE executions/s; $DRAIN2_COST"
+kill -TERM "$WEB2_PID" "$LB1_PID" "$LB2_PID" 2>/dev/null || true
+wait "$WEB2_PID" "$LB1_PID" "$LB2_PID" 2>/dev/null || true
+WEB2_PID='' LB1_PID='' LB2_PID=''
 reconcile
 say "reconciled at the end: $RECONCILED"
 
@@ -903,9 +1087,10 @@ V_SLOW=$(verdict "${SLOW_RATE[64]}" '>=' "$TARGET_SLOW_DRAIN")
 V_SUSTAINED=MISS
 if [[ $SUSTAINED_BOUNDED == yes ]] && ((SUSTAINED_COMPLETED_RATE >= TARGET_SUSTAINED)); then V_SUSTAINED=PASS; fi
 V_DURABLE=PASS; [[ $DURABLE == yes ]] || V_DURABLE=MISS
+V_LIMIT=$(verdict "${LIMIT_CHANGE%\%}" '>=' -10)
 V_RECONCILED=PASS; ((RECONCILE_FAILURES == 0)) || V_RECONCILED=MISS
 MISSED=$(printf '%s\n' "$V_ACCEPTED" "$V_P99" "$V_REJECTED" "$V_IDLE" "$V_STEADY" "$V_RSS" "$V_DRAIN" \
-  "$V_FAIR" "$V_SLOW" "$V_SUSTAINED" "$V_DURABLE" | grep -c MISS || true)
+  "$V_FAIR" "$V_SLOW" "$V_SUSTAINED" "$V_DURABLE" "$V_LIMIT" | grep -c MISS || true)
 row() { printf '  %-44s %16s   %-12s %s\n' "$@"; }
 
 CPU_MODEL=$(lscpu 2>/dev/null | sed -nE 's/^Model name:[[:space:]]+//p' | head -n 1)
@@ -921,6 +1106,7 @@ TLS=$(sql "select count(*) filter (where s.ssl) || ' of ' || count(*) from pg_st
   echo "   $CORES cores (${CPU_MODEL:-unknown CPU}), $MEM RAM; $PG"
   echo "   wrk $THREADS threads / $CONNECTIONS connections, ${WARMUP}s warm-up + ${DURATION}s measured per run;"
   echo "   server WORKERS=$WORKER_COUNT DATABASE_MAX_CONNECTIONS=$POOL_SIZE; its database connections using TLS: $TLS"
+  echo "   the loaded agent's rate_limit_per_minute: $RATE_LIMIT_JSON"
   echo "   database $(redact_url "$BENCH_URL"); $DURABILITY"
   echo
   row "figure" "measured" "target" "verdict"
@@ -941,6 +1127,12 @@ TLS=$(sql "select count(*) filter (where s.ssl) || ' of ' || count(*) from pg_st
   row "  backlog max / at the end" "$MAX_BACKLOG / $END_BACKLOG" "" ""
   row "drain, ${SLOW_RUN_MS} ms runner, 16 in flight" "${SLOW_RATE[16]}/s" "" ""
   row "drain, ${SLOW_RUN_MS} ms runner, 64 in flight" "${SLOW_RATE[64]}/s" ">= $TARGET_SLOW_DRAIN/s" "$V_SLOW"
+  row "shared rate limit: accepted/s limited" "$LIMITED_RATE/s" "" ""
+  row "  unlimited, same run (change)" "$UNLIMITED_RATE/s ($LIMIT_CHANGE)" ">= -10%" "$V_LIMIT"
+  row "scale-out, via HAProxy: 1 web process" "$SCALE1_RATE/s" "" ""
+  row "  2 web processes" "$SCALE2_RATE/s" "" ""
+  row "  drain, 1 worker process" "$DRAIN1_RATE/s" "" ""
+  row "  drain, 2 worker processes" "$DRAIN2_RATE/s" "" ""
   row "every 202 reconciled, completed once" "$RECONCILE_FAILURES failures" "0" "$V_RECONCILED"
   row "durability (fsync, sync commit, FPW)" "$DURABLE" "yes" "$V_DURABLE"
   row "  202 -> completed p50 of the flood" "$FLOOD_DONE_TEXT" "(queueing)" ""
@@ -969,6 +1161,10 @@ TLS=$(sql "select count(*) filter (where s.ssl) || ' of ' || count(*) from pg_st
   echo "   reconciled:  $RECONCILED;"
   echo "                $COMPLETIONS_COUNTED completions counted for $COMPLETED_ROWS completed executions (before the concurrency runs)"
   echo "   sustained:   $SUSTAINED_ACCEPTED accepted of $REQUESTS_SUSTAINED requests; other statuses: $SUSTAINED_OTHER; p50 202 -> completed $SUSTAINED_DONE_P50 ms"
+  echo "   scale-out:   1 web process:  $SCALE1_COST"
+  echo "                2 web processes: $SCALE2_COST"
+  echo "                1 worker process:  $DRAIN1_COST"
+  echo "                2 worker processes: $DRAIN2_COST"
   echo "   files:       $BENCH_DIR (server.log, wrk outputs, summary.txt)"
 } | tee "$BENCH_DIR/summary.txt"
 
