@@ -138,8 +138,17 @@ record() {
 # stop_pids GRACE ID...: SIGTERM to each ID (PID:START:NAME) still running, SIGKILL to those
 # still running GRACE seconds later (at once after a second Ctrl-C or SIGTERM: HURRY).
 HURRY=0
+# any_running PID:START:NAME...: whether one of them still runs (same, against PID reuse).
+any_running() {
+  local id pid start name
+  for id in "$@"; do
+    IFS=: read -r pid start name <<<"$id"
+    if same "$pid" "$start"; then return 0; fi
+  done
+  return 1
+}
 stop_pids() {
-  local grace=$1 id pid start name left i
+  local grace=$1 id pid start name i
   shift
   for id in "$@"; do
     IFS=: read -r pid start name <<<"$id"
@@ -147,12 +156,7 @@ stop_pids() {
     if same "$pid" "$start"; then kill -TERM "$pid" 2>/dev/null || true; kill -CONT "$pid" 2>/dev/null || true; fi
   done
   for ((i = 0; i < grace * 10 && HURRY == 0; i++)); do
-    left=0
-    for id in "$@"; do
-      IFS=: read -r pid start name <<<"$id"
-      if same "$pid" "$start"; then left=1; break; fi
-    done
-    ((left)) || break
+    any_running "$@" || break
     sleep 0.1
   done
   for id in "$@"; do
@@ -165,12 +169,7 @@ stop_pids() {
     fi
   done
   for ((i = 0; i < 20; i++)); do
-    left=0
-    for id in "$@"; do
-      IFS=: read -r pid start name <<<"$id"
-      if same "$pid" "$start"; then left=1; break; fi
-    done
-    ((left)) || break
+    any_running "$@" || break
     sleep 0.1
   done
 }
