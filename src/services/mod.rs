@@ -14,6 +14,7 @@ pub mod schemas;
 pub mod secrets;
 pub mod shared_limits;
 pub mod tenants;
+pub mod token_leases;
 pub mod tokens;
 pub mod webhook_targets;
 pub mod webhooks;

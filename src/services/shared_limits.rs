@@ -6,17 +6,29 @@
 //! Reveals and sign-ins guard admin actions that already cost a database round trip, so
 //! they take their token in a statement of their own. The webhook route must not pay a round
 //! trip per request: its tokens are taken by the group commit (`execution_writer`), one
-//! statement per batch for all of the batch's agents (`take_webhooks`). There is no
-//! in-process bucket in front: it would spend tokens on requests the shared bucket never sees
-//! (a failed commit, a client that hung up), and then refuse, for up to a minute, what the
-//! shared bucket grants; a flood over the limit costs a share of one statement per batch.
+//! statement per batch for all of the batch's agents (`take_webhooks`), and a busy agent's
+//! batch takes a few more ahead for the batches of the next tenth of a second
+//! (`token_leases`, which states the bound that costs). There is no in-process bucket in
+//! front: it would spend tokens on requests the shared bucket never sees (a failed commit, a
+//! client that hung up), and then refuse, for up to a minute, what the shared bucket grants;
+//! a flood over the limit costs a share of one statement per batch.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::{db, services::Actor, state::AppState};
+use crate::{
+    db,
+    services::{
+        token_leases::{Plan, TokenLeases},
+        Actor,
+    },
+    state::AppState,
+};
 
 /// Every quota here is per minute: a full bucket allows it as a burst.
 const WINDOW: Duration = Duration::from_secs(60);
@@ -33,51 +45,68 @@ async fn take(
 /// Takes the webhook tokens of a batch: `requests[i]` is the agent and its quota per minute
 /// of the batch's i-th request (`None`: not limited). The answer is in the same order: a
 /// request goes ahead, or is refused with the time until its agent's bucket has a token.
-/// Each agent's first requests in the batch get its tokens.
+/// Each agent's first requests in the batch get its tokens: first those the process has
+/// taken ahead (`leases`), then those of the one statement for the agents still short.
 pub async fn take_webhooks(
     pool: &sqlx::PgPool,
+    leases: &TokenLeases,
     requests: &[Option<(Uuid, u32)>],
 ) -> Result<Vec<Result<(), Duration>>, sqlx::Error> {
+    let mut wanted: BTreeMap<Uuid, (u32, u32)> = BTreeMap::new();
+    for &(agent_id, per_minute) in requests.iter().flatten() {
+        wanted.entry(agent_id).or_insert((per_minute, 0)).1 += 1;
+    }
+    // Before the statement: a lease must not outlive its tokens' time in the bucket.
+    let asked_at = Instant::now();
+    let plans: BTreeMap<Uuid, Plan> = wanted
+        .iter()
+        .map(|(&agent_id, &(per_minute, count))| {
+            (agent_id, leases.plan(agent_id, per_minute, count, asked_at))
+        })
+        .collect();
     // Sorted by key: concurrent batches lock the buckets in the same order.
-    let mut wanted: BTreeMap<String, (u32, u32)> = BTreeMap::new();
-    let keys: Vec<Option<String>> = requests
+    let mut asking: Vec<(String, Uuid)> = plans
+        .iter()
+        .filter(|(_, plan)| plan.ask > 0)
+        .map(|(&agent_id, _)| (webhook_key(agent_id), agent_id))
+        .collect();
+    asking.sort();
+    let wants: Vec<db::rate_limits::Want<'_>> = asking
+        .iter()
+        .map(|(key, agent_id)| db::rate_limits::Want {
+            key,
+            interval: WINDOW / wanted[agent_id].0.max(1),
+            count: plans[agent_id].ask,
+        })
+        .collect();
+    let grants = if wants.is_empty() {
+        Vec::new()
+    } else {
+        db::rate_limits::take_many(pool, &wants, WINDOW).await?
+    };
+    // Per agent: how many of its requests go ahead, and the wait for the others.
+    let mut left: BTreeMap<Uuid, (u32, Duration)> = plans
+        .iter()
+        .map(|(&agent_id, plan)| (agent_id, (plan.leased, Duration::ZERO)))
+        .collect();
+    for ((_, agent_id), grant) in asking.iter().zip(grants) {
+        let plan = plans[agent_id];
+        let per_minute = wanted[agent_id].0;
+        let admitted = leases.settle(*agent_id, per_minute, plan.short, grant.granted, asked_at);
+        let entry = left.get_mut(agent_id).expect("a plan per agent");
+        *entry = (entry.0 + admitted, grant.wait);
+    }
+    Ok(requests
         .iter()
         .map(|request| {
-            request.map(|(agent_id, per_minute)| {
-                let key = webhook_key(agent_id);
-                let entry = wanted.entry(key.clone()).or_insert((per_minute, 0));
-                entry.1 += 1;
-                key
-            })
-        })
-        .collect();
-    if wanted.is_empty() {
-        return Ok(requests.iter().map(|_| Ok(())).collect());
-    }
-    let wants: Vec<db::rate_limits::Want<'_>> = wanted
-        .iter()
-        .map(|(key, &(per_minute, count))| db::rate_limits::Want {
-            key,
-            interval: WINDOW / per_minute.max(1),
-            count,
-        })
-        .collect();
-    let grants = db::rate_limits::take_many(pool, &wants, WINDOW).await?;
-    let mut left: BTreeMap<&str, db::rate_limits::Grant> = wants
-        .iter()
-        .zip(grants)
-        .map(|(want, grant)| (want.key, grant))
-        .collect();
-    Ok(keys
-        .iter()
-        .map(|key| {
-            let Some(grant) = key.as_deref().and_then(|key| left.get_mut(key)) else {
+            let Some((agent_id, _)) = request else {
                 return Ok(());
             };
-            if grant.granted == 0 {
-                return Err(grant.wait);
+            let (tokens, wait) = left.get_mut(agent_id).expect("a plan per agent");
+            if *tokens == 0 {
+                return Err(*wait);
             }
-            grant.granted -= 1;
+            *tokens -= 1;
             Ok(())
         })
         .collect())

@@ -8,11 +8,27 @@ use agent_webhooks::db::rate_limits::{self, Want};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{spawn_app_with, TestOptions};
+use crate::helpers::{spawn_app_with, TestApp, TestOptions};
 
 /// One master key for both servers, as a deployment's processes share theirs.
 fn master_key() -> Vec<String> {
     vec![agent_webhooks::crypto::MasterKeyring::generate_key()]
+}
+
+/// Two servers on one database, with default settings: two web processes of a deployment.
+async fn two_servers(keys: &[String]) -> (TestApp, TestApp) {
+    let first = spawn_app_with(TestOptions {
+        master_keys: keys.to_vec(),
+        ..Default::default()
+    })
+    .await;
+    let second = spawn_app_with(TestOptions {
+        database: Some(first.database.clone()),
+        master_keys: keys.to_vec(),
+        ..Default::default()
+    })
+    .await;
+    (first, second)
 }
 
 #[tokio::test]
@@ -144,17 +160,7 @@ async fn two_servers_share_an_accounts_sign_in_budget() {
 #[tokio::test]
 async fn two_servers_share_an_agents_webhook_quota() {
     let keys = master_key();
-    let first = spawn_app_with(TestOptions {
-        master_keys: keys.clone(),
-        ..Default::default()
-    })
-    .await;
-    let second = spawn_app_with(TestOptions {
-        database: Some(first.database.clone()),
-        master_keys: keys.clone(),
-        ..Default::default()
-    })
-    .await;
+    let (first, second) = two_servers(&keys).await;
     let admin = first.admin("acme").await;
     // One token every 12 s after the burst of 5.
     let agent = first
@@ -305,4 +311,92 @@ async fn a_batch_refuses_only_the_requests_over_their_own_agents_limit() {
     assert_eq!(count(&free.id, StatusCode::ACCEPTED), 12);
     assert_eq!(app.execution_count().await, 14);
     app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_busy_agents_tokens_taken_ahead_keep_the_bound_across_servers() {
+    let (first, second) = two_servers(&master_key()).await;
+    let admin = first.admin("acme").await;
+    // 1,200 a minute: a burst of 1,200, then one every 50 ms; busy batches take up to two
+    // tokens ahead, spent within 100 ms.
+    let agent = first
+        .agent(&admin, json!({"name": "a", "rate_limit_per_minute": 1200}))
+        .await;
+    let urls = [
+        agent.url.clone(),
+        agent.url.replace(&first.address, &second.address),
+    ];
+    let started = Instant::now();
+    let mut accepted = 0;
+    for wave in 0..14 {
+        let sends = (0..100).map(|n| {
+            let (app, url) = if n % 2 == 0 {
+                (&first, &urls[0])
+            } else {
+                (&second, &urls[1])
+            };
+            let body = format!(r#"{{"wave": {wave}, "n": {n}}}"#);
+            let secret = agent.secret.as_str();
+            async move { app.post_signed(url, secret, body.as_bytes()).await.status() }
+        });
+        for status in futures_util::future::join_all(sends).await {
+            match status {
+                StatusCode::ACCEPTED => accepted += 1,
+                StatusCode::TOO_MANY_REQUESTS => {}
+                other => panic!("{other}"),
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    // The bucket gives at most L + ⌊(t + 0.1)·L/60⌋ in t seconds; the burst goes to whoever
+    // asks first, so hardly any of it is forfeited.
+    let bound = 1200 + ((elapsed + 0.1) * 20.0).floor() as i64;
+    assert!(
+        (1196..=bound).contains(&accepted),
+        "{accepted} accepted in {elapsed} s"
+    );
+    assert_eq!(first.execution_count().await, accepted);
+    second.stop().await.unwrap();
+    first.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn steady_senders_under_their_agents_rate_are_never_refused() {
+    let (first, second) = two_servers(&master_key()).await;
+    let admin = first.admin("acme").await;
+    let agent = first
+        .agent(&admin, json!({"name": "a", "rate_limit_per_minute": 1200}))
+        .await;
+    // The bucket all but spent (ten tokens left), then 15 a second through the first server
+    // (whose batches come within a lease's time, so it takes tokens ahead) and 3 a second
+    // through the second, against a refill of 20: tokens taken ahead and forfeited (one in
+    // three with a fixed two ahead) would soon refuse some.
+    sqlx::query("insert into rate_limits (key, tat) values ($1, now() + interval '59.5 seconds')")
+        .bind(format!("webhook:{}", agent.id))
+        .execute(&first.pool)
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let sender = |app: &'static str, gap: u64, count: u32| {
+        let (server, url) = match app {
+            "first" => (&first, agent.url.clone()),
+            _ => (&second, agent.url.replace(&first.address, &second.address)),
+        };
+        let secret = agent.secret.as_str();
+        async move {
+            for n in 0..count {
+                tokio::time::sleep_until(started + Duration::from_millis(gap) * n).await;
+                let body = format!(r#"{{"sender": "{app}", "n": {n}}}"#);
+                let status = server
+                    .post_signed(&url, secret, body.as_bytes())
+                    .await
+                    .status();
+                assert_eq!(status, StatusCode::ACCEPTED, "{app}'s request {n}");
+            }
+        }
+    };
+    tokio::join!(sender("first", 66, 45), sender("second", 333, 9));
+    assert_eq!(first.execution_count().await, 54);
+    second.stop().await.unwrap();
+    first.stop().await.unwrap();
 }

@@ -226,7 +226,8 @@ pub async fn accept(
     drop(payload);
 
     // The agent's rate limit is taken by the writer, with the other requests of its batch
-    // (`shared_limits::take_webhooks`): exact across processes, one statement per batch.
+    // (`shared_limits::take_webhooks`): shared by every process, one statement per batch at
+    // most.
     let delivery = delivery_id.map(|id| DeliveryId { id, body_sha256 });
     let recorded = state
         .executions
