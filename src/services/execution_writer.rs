@@ -29,7 +29,10 @@ use crate::{
         executions::NewExecution,
     },
     jobs::{execute::ExecuteAgent, Wakeup, TASK_TYPE},
-    services::{shared_limits, token_leases::TokenLeases},
+    services::{
+        shared_limits::{self, Admission},
+        token_leases::TokenLeases,
+    },
 };
 
 /// Requests waiting for a writer; beyond this, senders wait (backpressure, not memory).
@@ -182,23 +185,15 @@ async fn admit_and_write(
     }
     // Per request: go ahead, or its answer already.
     let verdicts: Vec<Result<(), Result<Recorded, WriteError>>> =
-        match shared_limits::take_webhooks(pool, leases, &quotas).await {
-            Ok(admissions) => admissions
-                .into_iter()
-                .map(|admission| admission.map_err(|wait| Ok(Recorded::RateLimited(wait))))
-                .collect(),
-            Err(err) => {
-                // Unlimited requests need no token: only the limited ones fail.
-                let err = Arc::new(err);
-                quotas
-                    .iter()
-                    .map(|quota| match quota {
-                        None => Ok(()),
-                        Some(_) => Err(Err(err.clone())),
-                    })
-                    .collect()
-            }
-        };
+        shared_limits::take_webhooks(pool, leases, &quotas)
+            .await
+            .into_iter()
+            .map(|admission| match admission {
+                Admission::Admitted => Ok(()),
+                Admission::Refused(wait) => Err(Ok(Recorded::RateLimited(wait))),
+                Admission::Failed(err) => Err(Err(err)),
+            })
+            .collect();
     let mut answers = Vec::with_capacity(items.len());
     let mut admitted = Vec::with_capacity(items.len());
     for (item, verdict) in items.into_iter().zip(verdicts) {

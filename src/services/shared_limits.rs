@@ -15,6 +15,7 @@
 
 use std::{
     collections::BTreeMap,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -42,16 +43,26 @@ async fn take(
     db::rate_limits::take(&state.pool, key, interval, WINDOW).await
 }
 
+/// What a batch's request gets from its agent's limit.
+#[derive(Debug, Clone)]
+pub enum Admission {
+    /// It has a token (or its agent is not limited).
+    Admitted,
+    /// Over the limit: a token is free after this long.
+    Refused(Duration),
+    /// The statement taking its token failed.
+    Failed(Arc<sqlx::Error>),
+}
+
 /// Takes the webhook tokens of a batch: `requests[i]` is the agent and its quota per minute
-/// of the batch's i-th request (`None`: not limited). The answer is in the same order: a
-/// request goes ahead, or is refused with the time until its agent's bucket has a token.
+/// of the batch's i-th request (`None`: not limited). The answer is in the same order.
 /// Each agent's first requests in the batch get its tokens: first those the process has
 /// taken ahead (`leases`), then those of the one statement for the agents still short.
 pub async fn take_webhooks(
     pool: &sqlx::PgPool,
     leases: &TokenLeases,
     requests: &[Option<(Uuid, u32)>],
-) -> Result<Vec<Result<(), Duration>>, sqlx::Error> {
+) -> Vec<Admission> {
     let mut wanted: BTreeMap<Uuid, (u32, u32)> = BTreeMap::new();
     for &(agent_id, per_minute) in requests.iter().flatten() {
         wanted.entry(agent_id).or_insert((per_minute, 0)).1 += 1;
@@ -79,37 +90,46 @@ pub async fn take_webhooks(
             count: plans[agent_id].ask,
         })
         .collect();
-    let grants = if wants.is_empty() {
-        Vec::new()
+    let taken = if wants.is_empty() {
+        Ok(Vec::new())
     } else {
-        db::rate_limits::take_many(pool, &wants, WINDOW).await?
+        db::rate_limits::take_many(pool, &wants, WINDOW)
+            .await
+            .map_err(Arc::new)
     };
-    // Per agent: how many of its requests go ahead, and the wait for the others.
-    let mut left: BTreeMap<Uuid, (u32, Duration)> = plans
+    // Per agent: how many of its requests go ahead, and the answer for the others.
+    let mut left: BTreeMap<Uuid, (u32, Admission)> = plans
         .iter()
-        .map(|(&agent_id, plan)| (agent_id, (plan.leased, Duration::ZERO)))
+        .map(|(&agent_id, plan)| (agent_id, (plan.leased, Admission::Admitted)))
         .collect();
-    for ((_, agent_id), grant) in asking.iter().zip(grants) {
-        let plan = plans[agent_id];
+    for (index, (_, agent_id)) in asking.iter().enumerate() {
+        // Every plan that asked is settled, granted or not.
+        let (granted, otherwise) = match &taken {
+            Ok(grants) => (
+                grants[index].granted,
+                Admission::Refused(grants[index].wait),
+            ),
+            Err(err) => (0, Admission::Failed(err.clone())),
+        };
         let per_minute = wanted[agent_id].0;
-        let admitted = leases.settle(*agent_id, per_minute, plan.short, grant.granted, asked_at);
+        let admitted = leases.settle(*agent_id, per_minute, &plans[agent_id], granted, asked_at);
         let entry = left.get_mut(agent_id).expect("a plan per agent");
-        *entry = (entry.0 + admitted, grant.wait);
+        *entry = (entry.0 + admitted, otherwise);
     }
-    Ok(requests
+    requests
         .iter()
         .map(|request| {
             let Some((agent_id, _)) = request else {
-                return Ok(());
+                return Admission::Admitted;
             };
-            let (tokens, wait) = left.get_mut(agent_id).expect("a plan per agent");
+            let (tokens, otherwise) = left.get_mut(agent_id).expect("a plan per agent");
             if *tokens == 0 {
-                return Err(*wait);
+                return otherwise.clone();
             }
             *tokens -= 1;
-            Ok(())
+            Admission::Admitted
         })
-        .collect())
+        .collect()
 }
 
 fn webhook_key(agent_id: Uuid) -> String {
