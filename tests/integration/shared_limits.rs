@@ -8,7 +8,7 @@ use agent_webhooks::db::rate_limits::{self, Want};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{spawn_app_with, TestApp, TestOptions};
+use crate::helpers::{spawn_app_with, TestAgent, TestApp, TestOptions};
 
 /// One master key for both servers, as a deployment's processes share theirs.
 fn master_key() -> Vec<String> {
@@ -270,22 +270,21 @@ async fn a_batch_takes_what_each_bucket_has_and_learns_when_the_next_token_is_fr
     app.stop().await.unwrap();
 }
 
+/// Two agents of one tenant: one limited to `per_minute`, one not limited.
+async fn limited_and_free_agents(app: &TestApp, per_minute: u32) -> (TestAgent, TestAgent) {
+    let admin = app.admin("acme").await;
+    let limited = json!({"name": "limited", "rate_limit_per_minute": per_minute});
+    let free = json!({"name": "free", "rate_limit_per_minute": null});
+    (
+        app.agent(&admin, limited).await,
+        app.agent(&admin, free).await,
+    )
+}
+
 #[tokio::test]
 async fn a_batch_refuses_only_the_requests_over_their_own_agents_limit() {
     let app = crate::helpers::spawn_app().await;
-    let admin = app.admin("acme").await;
-    let limited = app
-        .agent(
-            &admin,
-            json!({"name": "limited", "rate_limit_per_minute": 2}),
-        )
-        .await;
-    let free = app
-        .agent(
-            &admin,
-            json!({"name": "free", "rate_limit_per_minute": null}),
-        )
-        .await;
+    let (limited, free) = limited_and_free_agents(&app, 2).await;
     // Interleaved and concurrent, so that batches hold both agents' requests.
     let sends = (0..24).map(|n| {
         let agent = if n % 2 == 0 { &limited } else { &free };
@@ -405,19 +404,7 @@ async fn steady_senders_under_their_agents_rate_are_never_refused() {
 #[tokio::test]
 async fn when_the_token_statement_fails_only_limited_agents_are_refused() {
     let app = crate::helpers::spawn_app().await;
-    let admin = app.admin("acme").await;
-    let limited = app
-        .agent(
-            &admin,
-            json!({"name": "limited", "rate_limit_per_minute": 60}),
-        )
-        .await;
-    let free = app
-        .agent(
-            &admin,
-            json!({"name": "free", "rate_limit_per_minute": null}),
-        )
-        .await;
+    let (limited, free) = limited_and_free_agents(&app, 60).await;
     let rename = |from: &str, to: &str| {
         format!("alter function {from}(text[], float8[], int4[], float8) rename to {to}")
     };
