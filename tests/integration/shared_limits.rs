@@ -429,3 +429,31 @@ async fn when_the_token_statement_fails_only_limited_agents_are_refused() {
     assert_eq!(accepted.status(), StatusCode::ACCEPTED);
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_changed_quota_keeps_the_bucket_as_full_in_proportion() {
+    let app = crate::helpers::spawn_app().await;
+    let minute = Duration::from_secs(60);
+    let take = |per_minute: u32, count| {
+        let pool = app.pool.clone();
+        async move {
+            let want = Want {
+                key: "test:changed",
+                interval: minute / per_minute,
+                count,
+            };
+            rate_limits::take_many(&pool, std::slice::from_ref(&want), minute)
+                .await
+                .unwrap()[0]
+                .granted
+        }
+    };
+    let started = Instant::now();
+    assert_eq!(take(100, 50).await, 50);
+    // Half spent at 100 a minute is half spent at 200: 100 of 200 are left, and one more for
+    // each 0.3 s the statements took.
+    let left = take(200, 1000).await;
+    let refilled = (started.elapsed().as_secs_f64() / 0.3).ceil() as u32;
+    assert!((100..=100 + refilled).contains(&left), "{left}");
+    app.stop().await.unwrap();
+}
