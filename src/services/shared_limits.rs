@@ -78,7 +78,7 @@ pub async fn take_webhooks(
     // Sorted by key: concurrent batches lock the buckets in the same order.
     let mut asking: Vec<(String, Uuid)> = plans
         .iter()
-        .filter(|(_, plan)| plan.ask > 0)
+        .filter(|(_, plan)| plan.ask() > 0)
         .map(|(&agent_id, _)| (webhook_key(agent_id), agent_id))
         .collect();
     asking.sort();
@@ -87,7 +87,7 @@ pub async fn take_webhooks(
         .map(|(key, agent_id)| db::rate_limits::Want {
             key,
             interval: WINDOW / wanted[agent_id].0.max(1),
-            count: plans[agent_id].ask,
+            count: plans[agent_id].ask(),
         })
         .collect();
     let taken = if wants.is_empty() {

@@ -72,10 +72,15 @@ pub struct Plan {
     pub leased: u32,
     /// Still without a token.
     pub short: u32,
-    /// Tokens to take from the shared bucket (0 when `short` is 0): `short` and `ahead`.
-    pub ask: u32,
-    /// Of `ask`, the tokens taken ahead for the process's next batches.
+    /// Tokens taken ahead for the process's next batches (0 when `short` is 0).
     pub ahead: u32,
+}
+
+impl Plan {
+    /// Tokens to take from the shared bucket: the batch's shortfall and those ahead.
+    pub fn ask(&self) -> u32 {
+        self.short.saturating_add(self.ahead)
+    }
 }
 
 impl TokenLeases {
@@ -101,7 +106,6 @@ impl TokenLeases {
             return Plan {
                 leased,
                 short,
-                ask: short,
                 ahead: 0,
             };
         }
@@ -117,7 +121,6 @@ impl TokenLeases {
         Plan {
             leased,
             short,
-            ask: short.saturating_add(lease.ahead),
             ahead: lease.ahead,
         }
     }
@@ -143,8 +146,8 @@ impl TokenLeases {
         }
         let expires = asked_at + LEASE_TIME;
         if lease.tokens > 0 && asked_at < lease.expires {
-            // Tokens still good from a statement that returned first: both expire at the
-            // earlier of the two times, whichever order the statements return in.
+            // Tokens still good, and this statement took none ahead (only one at a time
+            // does): they keep their time, or this one's if it was asked earlier.
             lease.tokens = lease.tokens.saturating_add(extra);
             lease.expires = lease.expires.min(expires);
         } else {
@@ -243,10 +246,10 @@ mod tests {
     ) -> u32 {
         let now = at(epoch, seconds);
         let plan = leases.plan(Uuid::nil(), per_minute, needed, now);
-        if plan.ask == 0 {
+        if plan.ask() == 0 {
             return plan.leased;
         }
-        let granted = bucket.take(plan.ask, seconds);
+        let granted = bucket.take(plan.ask(), seconds);
         plan.leased + leases.settle(Uuid::nil(), per_minute, &plan, granted, now)
     }
 
@@ -257,7 +260,7 @@ mod tests {
         for n in 0..50 {
             let now = at(epoch, n as f64 * 0.001);
             let plan = leases.plan(Uuid::nil(), 599, 3, now);
-            assert_eq!((plan.leased, plan.ask), (0, 3));
+            assert_eq!((plan.leased, plan.ask()), (0, 3));
             assert_eq!(leases.settle(Uuid::nil(), 599, &plan, 3, now), 3);
         }
     }
@@ -317,8 +320,8 @@ mod tests {
         // Three processes with four writer tasks each, whose statements return after a few
         // milliseconds (one in twenty after up to 150 ms) and in any order, send bursty
         // traffic well over a 6,000 a minute quota, with pauses of up to 300 ms, in three busy
-        // spells of 10 s (the bucket is full again at the start of each). A token is accepted when the bucket grants it, or when a
-        // lease hands it out. In every window of t seconds at most L + ⌊(t + 0.1)·L/60⌋ are
+        // spells of 10 s (the bucket is full again at the start of each). A token is accepted
+        // when the bucket grants it, or when a lease hands it out. In every window of t seconds at most L + ⌊(t + 0.1)·L/60⌋ are
         // accepted, and the agent gets nearly all that the bucket allows.
         let per_minute = 6000;
         let rate = f64::from(per_minute) / 60.0;
@@ -355,8 +358,8 @@ mod tests {
                     let now = at(epoch, seconds);
                     let plan = processes[process].plan(Uuid::nil(), per_minute, needed, now);
                     accepted_at.extend(std::iter::repeat_n(seconds, plan.leased as usize));
-                    if plan.ask > 0 {
-                        let granted = bucket.take(plan.ask, seconds);
+                    if plan.ask() > 0 {
+                        let granted = bucket.take(plan.ask(), seconds);
                         let admitted = granted.min(plan.short);
                         accepted_at.extend(std::iter::repeat_n(seconds, admitted as usize));
                         let returns = seconds
@@ -446,7 +449,6 @@ mod tests {
         Plan {
             leased,
             short,
-            ask: short + ahead,
             ahead,
         }
     }
