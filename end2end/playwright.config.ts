@@ -11,7 +11,9 @@ export default defineConfig({
   forbidOnly: !!process.env.CI,
   // One worker: the tests share one server and one database.
   workers: 1,
-  retries: 0,
+  // On CI a failed test runs once more: a test that passes the second time is reported as
+  // "flaky" (scripts/test.sh repeats those lines at the end), one that fails twice fails the run.
+  retries: process.env.CI ? 1 : 0,
   reporter: 'list',
   use: {
     baseURL,

@@ -10,7 +10,9 @@
 #      loopback port (3100 and up) with a freshly created database
 #      agent_webhooks_e2e on the same server as DATABASE_URL; Playwright gets
 #      BASE_URL, DATABASE_URL, MASTER_KEY_FILE and AGENT_WEBHOOKS_BIN, so that
-#      specs can create administrators with the CLI
+#      specs can create administrators with the CLI; the output goes to
+#      target/e2e-playwright.log too, and with CI set a failed spec runs once more (the
+#      failed and flaky tests are repeated at the end, where CI's tail shows them)
 #   6. the client examples (examples/run-all.sh) against the same server,
 #      with the same environment
 #   7. the cluster test suite on the same debug build: scripts/cluster.sh --test --no-build
@@ -48,6 +50,7 @@ cd "$AW_ROOT"
 
 E2E_DB=agent_webhooks_e2e
 SERVER_LOG=target/e2e-server.log
+PLAYWRIGHT_LOG=$AW_ROOT/target/e2e-playwright.log
 # Absolute: the specs (run from end2end/) create administrators with the same binary,
 # database and master key as the server.
 E2E_BIN=$AW_TARGET/debug/agent-webhooks
@@ -67,6 +70,7 @@ e2e_base='' e2e_url='' # the running e2e server, for the client examples step
 on_exit() {
   local rc=$?
   stop_server
+  show_playwright_problems
   say "total wall time: $((SECONDS / 60))m $((SECONDS % 60))s (exit $rc)"
 }
 trap on_exit EXIT
@@ -133,6 +137,18 @@ show_server_log() {
   tail -n 60 "$SERVER_LOG" >&2 || true
 }
 
+# Playwright's failed and flaky tests (CI retries a failed test once), printed last of all,
+# where CI's short tail of the output shows them: the list reporter's failure sections
+# without their attachments and code frames (the whole output is in $PLAYWRIGHT_LOG), then
+# its summary.
+show_playwright_problems() {
+  [[ -f $PLAYWRIGHT_LOG ]] && grep -qE '^  [0-9]+ (failed|flaky)$' "$PLAYWRIGHT_LOG" || return 0
+  say "Playwright's failed and flaky tests (everything in $PLAYWRIGHT_LOG, traces in end2end/test-results):"
+  sed -n '/^  [0-9][0-9]*) \[/,$p' "$PLAYWRIGHT_LOG" |
+    grep -vE 'attachment #|Usage:|show-trace|trace\.zip|Error Context:|^ *─+$|^ *$|^ +[0-9]+ \||^ +\| ' |
+    tail -n 120 >&2 || true
+}
+
 wait_ready() {
   local base=$1
   for _ in $(seq 60); do
@@ -152,13 +168,15 @@ end_to_end() {
   have curl || die "curl not found: install it (e.g. 'apt-get install curl')"
   url=$(database_url_with_name "$DATABASE_URL" "$E2E_DB")
   recreate_e2e_database
+  rm -f "$PLAYWRIGHT_LOG"
   port=${E2E_PORT:-$(free_port 3100)}
   base="http://127.0.0.1:$port"
   start_server "$port" "$url"
   wait_ready "$base"
-  # --no-install: never let npx fetch a different Playwright.
+  # --no-install: never let npx fetch a different Playwright. Its output is kept for
+  # show_playwright_problems, which repeats the failures last (CI shows only the tail).
   if ! (cd end2end && BASE_URL=$base DATABASE_URL=$url MASTER_KEY_FILE=$E2E_MASTER_KEY_FILE \
-    AGENT_WEBHOOKS_BIN=$E2E_BIN npx --no-install playwright test); then
+    AGENT_WEBHOOKS_BIN=$E2E_BIN npx --no-install playwright test 2>&1 | tee "$PLAYWRIGHT_LOG"); then
     show_server_log
     die "Playwright tests failed (traces and screenshots in end2end/test-results)"
   fi
