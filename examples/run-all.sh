@@ -5,8 +5,9 @@
 #   BASE_URL=http://127.0.0.1:3000 DATABASE_URL=postgres://… MASTER_KEY_FILE=… \
 #     AGENT_WEBHOOKS_BIN=target/debug/agent-webhooks examples/run-all.sh
 #
-# DATABASE_URL, MASTER_KEY_FILE and AGENT_WEBHOOKS_BIN must be the server's: an API token
-# for tenant "examples" is made with `agent-webhooks create-token`. Then it creates one
+# DATABASE_URL, MASTER_KEY_FILE and AGENT_WEBHOOKS_BIN must be the server's: two API tokens
+# for tenant "examples" are made with `agent-webhooks create-token` (the presets use the
+# second: each token may reveal 10 secrets a minute). Then it creates one
 # agent without a rate limit (POST /api/agents), reveals its secret, installs what the
 # examples need when missing (a venv in target/examples-venv, examples/node/node_modules),
 # runs every example with WEBHOOK_URL and WEBHOOK_SECRET, and checks that the three
@@ -56,19 +57,28 @@ json_field() {
 
 # --- an API token, an agent and its secret ------------------------------------------------
 
-if ! token=$(env DATABASE_URL="$DATABASE_URL" MASTER_KEY_FILE="$MASTER_KEY_FILE" \
-  AGENT_WEBHOOKS_CONFIG=/nonexistent RUST_LOG=warn \
-  "$AGENT_WEBHOOKS_BIN" create-token --tenant examples --name examples 2>"$work/create-token.err"); then
-  cat "$work/create-token.err" >&2
-  die "$AGENT_WEBHOOKS_BIN create-token failed"
-fi
-[[ -n $token ]] || die "create-token printed no token"
-# Through a file, so the token never shows in the process list.
-printf 'Authorization: Bearer %s\n' "$token" >"$work/auth-header"
+# new_token NAME: an API token for tenant "examples", made with the CLI, written as an
+# Authorization header to $work/NAME.header (through a file, so that the token never shows
+# in the process list). Each token has its own secret-reveal budget (10 a minute by
+# default), so the presets, which read back eight secrets, get a token of their own.
+new_token() {
+  local token
+  if ! token=$(env DATABASE_URL="$DATABASE_URL" MASTER_KEY_FILE="$MASTER_KEY_FILE" \
+    AGENT_WEBHOOKS_CONFIG=/nonexistent RUST_LOG=warn \
+    "$AGENT_WEBHOOKS_BIN" create-token --tenant examples --name "$1" 2>"$work/create-token.err"); then
+    cat "$work/create-token.err" >&2
+    die "$AGENT_WEBHOOKS_BIN create-token failed"
+  fi
+  [[ -n $token ]] || die "create-token printed no token"
+  printf 'Authorization: Bearer %s\n' "$token" >"$work/$1.header"
+}
+new_token examples
+new_token examples-presets
+auth_header=$work/examples.header
 
 # api METHOD PATH [JSON]: the answer's body in $work/answer, its status on stdout.
 api() {
-  local args=(-sS --max-time 15 -o "$work/answer" -w '%{http_code}' -X "$1" -H "@$work/auth-header")
+  local args=(-sS --max-time 15 -o "$work/answer" -w '%{http_code}' -X "$1" -H "@$auth_header")
   if [[ $# -ge 3 ]]; then args+=(-H 'Content-Type: application/json' --data-binary "$3"); fi
   curl "${args[@]}" "$base$2"
 }
@@ -257,6 +267,8 @@ preset() {
   example "$name (wrong secret: must fail)" refused "$(provider_secret "$kind")" "$@"
 }
 
+# The presets read back eight secrets: with their own token, the first keeps its budget.
+auth_header=$work/examples-presets.header
 preset "node/stripe_send.mjs (stripe)" '{"scheme":"stripe"}' stripe "$node_ok" \
   node node/stripe_send.mjs
 # A GitHub-style signature made with the stripe agent's own secret: a preset agent takes
@@ -288,6 +300,7 @@ preset "curl/header_token.sh (header_token)" \
 # GitLab's signing token is Standard Webhooks: the default scheme with the whsec_ token set.
 preset "python/standardwebhooks_send.py (GitLab signing token)" '{"scheme":"default"}' \
   gitlab_signing "$python_ok" "$VENV/bin/python" python/standardwebhooks_send.py
+auth_header=$work/examples.header
 # Jira Cloud signs like GitHub, in X-Hub-Signature: the first, default agent.
 example_url=$webhook_url
 example "python/provider_send.py --scheme jira (default)" ok "$secret" \
