@@ -172,6 +172,38 @@ test('a Stripe agent: scheme, the provider secret, and a signed test delivery (2
   expect(errors, 'uncaught errors in the page').toEqual([]);
 });
 
+test('a scheme picked while the page reloads after a save is the one saved next', async ({ page }) => {
+  const errors = collectPageErrors(page);
+  const agent = await createAgentViaApi(page.request, { name: `Presets ${randomSuffix()}` });
+  await openAgentPage(page, agent);
+  // The reload that follows the first save is held until another scheme has been picked.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let hold = true;
+  await page.route('**/api/fn/get_agent*', async (route) => {
+    if (!hold) return route.continue();
+    hold = false;
+    const response = await route.fetch();
+    await held;
+    await route.fulfill({ response });
+  });
+  await saveScheme(page, 'shopify');
+  await expect(config(page).getByRole('status').filter({ hasText: 'Verification saved.' })).toBeVisible();
+  await schemeSelect(page).selectOption('pagerduty');
+  // The reloaded agent rebuilds the page's sections in place, whose lists fetch anew.
+  const rebuilt = page.waitForRequest((req) => req.url().includes('/api/fn/list_executions'));
+  release();
+  await rebuilt;
+
+  await expect(schemeSelect(page)).toHaveValue('pagerduty');
+  await expect(page.locator('#verification-hint')).toContainText('PagerDuty signs');
+  await config(page).getByRole('button', { name: 'Save verification' }).click();
+  await expect
+    .poll(async () => (await getAgentViaApi(page.request, agent.id)).verification, { timeout: 10_000 })
+    .toEqual({ scheme: 'pagerduty' });
+  expect(errors, 'uncaught errors in the page').toEqual([]);
+});
+
 test('refused combinations show inline errors and change nothing', async ({ page }) => {
   const errors = collectPageErrors(page);
   const agent = await createAgentViaApi(page.request, { name: `Presets ${randomSuffix()}` });

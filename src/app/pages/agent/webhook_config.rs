@@ -59,6 +59,15 @@ pub fn WebhookConfiguration(agent: Agent) -> impl IntoView {
     // place, where the attribute alone would leave what the admin typed.
     let header_value = saved.header_name.clone().unwrap_or_default();
     let scheme = RwSignal::new(saved.scheme);
+    let select = NodeRef::<html::Select>::new();
+    // The signal follows what the select shows once it is there: a reload after an earlier
+    // save rebuilds this form in place, with a new signal holding the saved scheme, and
+    // keeps the option the admin picked meanwhile (or before hydration).
+    Effect::new(move |_| {
+        if let Some(shown) = select.get().and_then(|select| select.value().parse().ok()) {
+            scheme.set(shown);
+        }
+    });
     let header = NodeRef::<html::Input>::new();
     let error = RwSignal::new(None::<ApiError>);
     let reload = use_context::<AgentReload>();
@@ -130,7 +139,7 @@ pub fn WebhookConfiguration(agent: Agent) -> impl IntoView {
                 <h3 id="verification">"Verification"</h3>
                 <label for="verification-scheme">"Verification scheme"</label>
                 <select id="verification-scheme" aria-describedby="verification-hint verification-error"
-                    on:change=move |ev| scheme.set(event_target_value(&ev).parse().unwrap_or_default())>
+                    node_ref=select on:change=move |ev| scheme.set(event_target_value(&ev).parse().unwrap_or_default())>
                     {options}
                 </select>
                 <p id="verification-hint" class="muted">{move || hint(scheme.get())}</p>
