@@ -175,7 +175,7 @@ fn ReplayFailed(agent_id: Uuid) -> impl IntoView {
             <p>"Each failed execution of the period runs again as a new execution, with the same payload."</p>
         </ConfirmDialog>
         <p role="status" class="notice">
-            {move || replay.value().get().and_then(Result::ok).map(|n| format!("{n} executions replayed."))}
+            {move || replay.value().get().and_then(Result::ok).map(replayed_notice)}
         </p>
         {move || replay.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error/> })}
     }
@@ -250,5 +250,26 @@ fn ExecutionDetails(execution: Execution) -> impl IntoView {
             <h4>"Error"</h4>
             <pre class="code" class:error=finished>{execution.error.clone().unwrap_or_else(|| "—".into())}</pre>
         </div>
+    }
+}
+
+/// "1 execution replayed." / "3 executions replayed." / "No failed executions to replay."
+fn replayed_notice(count: u64) -> String {
+    match count {
+        0 => "No failed executions to replay.".to_owned(),
+        1 => "1 execution replayed.".to_owned(),
+        n => format!("{n} executions replayed."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replayed_notice;
+
+    #[test]
+    fn the_replay_notice_counts_in_words_that_agree() {
+        assert_eq!(replayed_notice(0), "No failed executions to replay.");
+        assert_eq!(replayed_notice(1), "1 execution replayed.");
+        assert_eq!(replayed_notice(12), "12 executions replayed.");
     }
 }
