@@ -132,3 +132,34 @@ test('Clear Schema empties the editor', async ({ page }) => {
   await page.getByRole('button', { name: 'Clear Schema' }).click();
   await expect(editor).toHaveValue(/^\s*$/);
 });
+
+test('an unsaved schema and test payload survive another form’s save, until the schema is saved', async ({ page }) => {
+  const errors = collectPageErrors(page);
+  const editor = page.getByLabel('Payload schema (JSON)', { exact: true });
+  const payload = page.getByLabel('Test payload (JSON)', { exact: true });
+  const typedSchema = '{"type": "object", "required": ["kept"], "properties": {"kept": {"type": "string"}}}';
+  const typedPayload = '{"kept": "typed, not sent"}';
+  await editor.fill(typedSchema);
+  await payload.fill(typedPayload);
+
+  // Saving the settings reloads the agent, which renders every section anew.
+  const settings = section(page, 'Settings', 2);
+  const reloaded = page.waitForResponse((res) => res.url().includes('/api/fn/get_agent'));
+  const rebuilt = page.waitForRequest((req) => req.url().includes('/api/fn/list_executions'));
+  await settings.getByLabel('System prompt').fill('Kept apart.');
+  await settings.getByRole('button', { name: 'Save settings' }).click();
+  await reloaded;
+  await rebuilt;
+  await expect(settings.getByRole('status').filter({ hasText: 'Settings saved.' })).toBeVisible();
+  await expect(editor).toHaveValue(typedSchema);
+  await expect(payload).toHaveValue(typedPayload);
+  expect((await getAgentViaApi(page.request, agent.id)).payload_schema).toEqual(TICKET_SCHEMA);
+
+  // Saved, the schema is what the server keeps, and the test payload a sample that satisfies it.
+  await page.getByRole('button', { name: 'Save Schema' }).click();
+  await expect(page.getByTestId('schema-result')).toContainText('Schema saved.');
+  await expect(payload).toHaveValue(/"kept":/);
+  await expect(payload).not.toHaveValue(typedPayload);
+  expect((await getAgentViaApi(page.request, agent.id)).payload_schema).toEqual(JSON.parse(typedSchema));
+  expect(errors, 'uncaught errors in the page').toEqual([]);
+});

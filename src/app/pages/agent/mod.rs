@@ -53,6 +53,45 @@ impl JustSaved {
     }
 }
 
+/// An editor of the page whose text is kept while it differs from what is saved.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Editor {
+    Schema,
+    TestPayload,
+}
+
+/// What the admin typed into the page's editors and has not saved, per agent. Another form's
+/// save reloads the agent, which renders every section anew: the editors start from here,
+/// not from the saved agent, so that a schema being written or a test payload survives it.
+#[derive(Clone, Copy)]
+pub struct Unsaved(StoredValue<Vec<(Uuid, Editor, String)>>);
+
+impl Unsaved {
+    /// The page's, or one of its own outside the page.
+    pub fn get() -> Self {
+        use_context::<Unsaved>().unwrap_or_else(|| Unsaved(StoredValue::new(Vec::new())))
+    }
+
+    /// The unsaved text of `editor` for `agent`, if any.
+    pub fn text(self, agent: Uuid, editor: Editor) -> Option<String> {
+        self.0.with_value(|kept| {
+            kept.iter()
+                .find(|(id, kind, _)| *id == agent && *kind == editor)
+                .map(|(_, _, text)| text.clone())
+        })
+    }
+
+    /// Keeps `text` for `editor` of `agent` (None: nothing unsaved any more).
+    pub fn keep(self, agent: Uuid, editor: Editor, text: Option<String>) {
+        self.0.update_value(|kept| {
+            kept.retain(|(id, kind, _)| !(*id == agent && *kind == editor));
+            if let Some(text) = text {
+                kept.push((agent, editor, text));
+            }
+        });
+    }
+}
+
 /// The agent's saved payload schema, as the schema editor last saved it.
 #[derive(Clone, Copy)]
 pub struct SavedSchema(pub RwSignal<Option<serde_json::Value>>);
@@ -69,6 +108,7 @@ pub fn AgentPage() -> impl IntoView {
     let reload = AgentReload(RwSignal::new(0));
     provide_context(reload);
     provide_context(JustSaved(RwSignal::new(None)));
+    provide_context(Unsaved(StoredValue::new(Vec::new())));
     let agent = server_resource(
         move || (id(), reload.0.get()),
         |(id, _)| async move {

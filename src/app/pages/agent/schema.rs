@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use super::{AuditReload, SavedSchema};
+use super::{AuditReload, Editor, SavedSchema, Unsaved};
 use crate::{
     api::{save_schema, validate_schema},
     app::{
@@ -29,7 +29,17 @@ pub fn PayloadSchema(agent: Agent) -> impl IntoView {
         .as_ref()
         .map(|schema| serde_json::to_string_pretty(schema).unwrap_or_default())
         .unwrap_or_default();
-    let text = RwSignal::new(initial);
+    let unsaved = Unsaved::get();
+    let text = RwSignal::new(
+        unsaved
+            .text(id, Editor::Schema)
+            .unwrap_or_else(|| initial.clone()),
+    );
+    // Kept with the page while it differs from the saved schema (see `Unsaved`).
+    Effect::new(move |_| {
+        let typed = text.get();
+        unsaved.keep(id, Editor::Schema, (typed != initial).then_some(typed));
+    });
     let outcome = RwSignal::new(None::<Outcome>);
     let audit = use_context::<AuditReload>();
     let saved_schema = use_context::<SavedSchema>();
@@ -51,6 +61,7 @@ pub fn PayloadSchema(agent: Agent) -> impl IntoView {
         async move {
             let result = save_schema(id, text).await;
             if let Ok(agent) = &result {
+                unsaved.keep(id, Editor::Schema, None);
                 if let Some(saved) = saved_schema {
                     saved.0.set(agent.payload_schema.clone());
                 }

@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use super::{Editor, Unsaved};
 use crate::{
     api::send_test_webhook,
     app::components::{CopyButton, ErrorNotice, FieldErrors},
@@ -11,7 +12,17 @@ pub fn TestWebhook(agent: Agent) -> impl IntoView {
     let id = agent.id;
     let sample = serde_json::to_string_pretty(&sample_payload(agent.payload_schema.as_ref()))
         .unwrap_or_else(|_| "{}".into());
-    let payload = RwSignal::new(sample);
+    let unsaved = Unsaved::get();
+    let payload = RwSignal::new(
+        unsaved
+            .text(id, Editor::TestPayload)
+            .unwrap_or_else(|| sample.clone()),
+    );
+    // Kept with the page while it differs from the sample (see `Unsaved`).
+    Effect::new(move |_| {
+        let typed = payload.get();
+        unsaved.keep(id, Editor::TestPayload, (typed != sample).then_some(typed));
+    });
     // A newly saved schema gets a fresh sample that satisfies it.
     if let Some(saved) = use_context::<super::SavedSchema>() {
         let initial = agent.payload_schema.clone();
