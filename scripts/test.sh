@@ -11,8 +11,9 @@
 #      agent_webhooks_e2e on the same server as DATABASE_URL; Playwright gets
 #      BASE_URL, DATABASE_URL, MASTER_KEY_FILE and AGENT_WEBHOOKS_BIN, so that
 #      specs can create administrators with the CLI; the output goes to
-#      target/e2e-playwright.log too, and with CI set a failed spec runs once more (the
-#      failed and flaky tests are repeated at the end, where CI's tail shows them)
+#      target/e2e-playwright.log too, and the failed tests (or, when it passed, the flaky
+#      ones: with CI set a failed spec runs once more) are repeated at the very end, where
+#      CI's tail shows them
 #   6. the client examples (examples/run-all.sh) against the same server,
 #      with the same environment
 #   7. the cluster test suite on the same debug build: scripts/cluster.sh --test --no-build
@@ -42,7 +43,7 @@
 #                  Default: see lib.sh.
 #   CHROMIUM_PATH  browser for Playwright (default /usr/bin/chromium)
 #   E2E_PORT       port for the e2e server (default: first free from 3100)
-#   CI             when set, Playwright refuses test.only
+#   CI             when set, Playwright refuses test.only and runs a failed test once more
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -67,6 +68,7 @@ esac
 
 server_pid=
 e2e_base='' e2e_url='' # the running e2e server, for the client examples step
+playwright_outcome=''  # passed or failed, once Playwright has run
 on_exit() {
   local rc=$?
   stop_server
@@ -137,16 +139,29 @@ show_server_log() {
   tail -n 60 "$SERVER_LOG" >&2 || true
 }
 
-# Playwright's failed and flaky tests (CI retries a failed test once), printed last of all,
-# where CI's short tail of the output shows them: the list reporter's failure sections
-# without their attachments and code frames (the whole output is in $PLAYWRIGHT_LOG), then
-# its summary.
+# Printed last of all, where CI's short tail of the output shows it. When Playwright failed:
+# the list reporter's failure sections without their attachments and code frames, then its
+# summary (or, when it printed none, as when a spec does not compile, its last 40 lines).
+# When it passed: the names of the tests that passed only on their retry (CI retries once).
+# The whole output is in $PLAYWRIGHT_LOG.
 show_playwright_problems() {
-  [[ -f $PLAYWRIGHT_LOG ]] && grep -qE '^  [0-9]+ (failed|flaky)$' "$PLAYWRIGHT_LOG" || return 0
-  say "Playwright's failed and flaky tests (everything in $PLAYWRIGHT_LOG, traces in end2end/test-results):"
-  sed -n '/^  [0-9][0-9]*) \[/,$p' "$PLAYWRIGHT_LOG" |
-    grep -vE 'attachment #|Usage:|show-trace|trace\.zip|Error Context:|^ *─+$|^ *$|^ +[0-9]+ \||^ +\| ' |
-    tail -n 120 >&2 || true
+  local output
+  [[ -n $playwright_outcome && -f $PLAYWRIGHT_LOG ]] || return 0
+  output=$(sed 's/\x1b\[[0-9;]*m//g' "$PLAYWRIGHT_LOG")
+  if [[ $playwright_outcome == passed ]]; then
+    grep -qE '^  [0-9]+ flaky$' <<<"$output" || return 0
+    say "Playwright tests that passed only on their retry (their errors are in $PLAYWRIGHT_LOG):"
+    sed -n '/^  [0-9][0-9]* flaky$/,/^  [0-9][0-9]* passed/p' <<<"$output" >&2
+    return 0
+  fi
+  say "Playwright failed (everything in $PLAYWRIGHT_LOG, traces in end2end/test-results):"
+  if grep -qE '^  [0-9]+\) \[' <<<"$output"; then
+    sed -n '/^  [0-9][0-9]*) \[/,$p' <<<"$output" |
+      grep -vE 'attachment #|Usage:|show-trace|test-results/|Error Context:|^ *(─)+$|^ *$|^ +[0-9]+ \||^ +\| ' |
+      tail -n 120 >&2 || true
+  else
+    tail -n 40 <<<"$output" >&2
+  fi
 }
 
 wait_ready() {
@@ -168,7 +183,6 @@ end_to_end() {
   have curl || die "curl not found: install it (e.g. 'apt-get install curl')"
   url=$(database_url_with_name "$DATABASE_URL" "$E2E_DB")
   recreate_e2e_database
-  rm -f "$PLAYWRIGHT_LOG"
   port=${E2E_PORT:-$(free_port 3100)}
   base="http://127.0.0.1:$port"
   start_server "$port" "$url"
@@ -177,9 +191,11 @@ end_to_end() {
   # show_playwright_problems, which repeats the failures last (CI shows only the tail).
   if ! (cd end2end && BASE_URL=$base DATABASE_URL=$url MASTER_KEY_FILE=$E2E_MASTER_KEY_FILE \
     AGENT_WEBHOOKS_BIN=$E2E_BIN npx --no-install playwright test 2>&1 | tee "$PLAYWRIGHT_LOG"); then
+    playwright_outcome=failed
     show_server_log
     die "Playwright tests failed (traces and screenshots in end2end/test-results)"
   fi
+  playwright_outcome=passed
   # The server keeps running for client_examples.
   e2e_base=$base e2e_url=$url
 }

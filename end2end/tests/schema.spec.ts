@@ -139,18 +139,22 @@ test('an unsaved schema and test payload survive another form’s save, until th
   const payload = page.getByLabel('Test payload (JSON)', { exact: true });
   const typedSchema = '{"type": "object", "required": ["kept"], "properties": {"kept": {"type": "string"}}}';
   const typedPayload = '{"kept": "typed, not sent"}';
+  const loaded = await editor.inputValue();
   await editor.fill(typedSchema);
   await payload.fill(typedPayload);
 
   // Saving the settings reloads the agent, which renders every section anew.
   const settings = section(page, 'Settings', 2);
-  const reloaded = page.waitForResponse((res) => res.url().includes('/api/fn/get_agent'));
-  const rebuilt = page.waitForRequest((req) => req.url().includes('/api/fn/list_executions'));
-  await settings.getByLabel('System prompt').fill('Kept apart.');
-  await settings.getByRole('button', { name: 'Save settings' }).click();
-  await reloaded;
-  await rebuilt;
-  await expect(settings.getByRole('status').filter({ hasText: 'Settings saved.' })).toBeVisible();
+  const saveSettings = async (prompt: string) => {
+    const reloaded = page.waitForResponse((res) => res.url().includes('/api/fn/get_agent'));
+    const rebuilt = page.waitForRequest((req) => req.url().includes('/api/fn/list_executions'));
+    await settings.getByLabel('System prompt').fill(prompt);
+    await settings.getByRole('button', { name: 'Save settings' }).click();
+    await reloaded;
+    await rebuilt;
+    await expect(settings.getByRole('status').filter({ hasText: 'Settings saved.' })).toBeVisible();
+  };
+  await saveSettings('Kept apart.');
   await expect(editor).toHaveValue(typedSchema);
   await expect(payload).toHaveValue(typedPayload);
   expect((await getAgentViaApi(page.request, agent.id)).payload_schema).toEqual(TICKET_SCHEMA);
@@ -161,5 +165,10 @@ test('an unsaved schema and test payload survive another form’s save, until th
   await expect(payload).toHaveValue(/"kept":/);
   await expect(payload).not.toHaveValue(typedPayload);
   expect((await getAgentViaApi(page.request, agent.id)).payload_schema).toEqual(JSON.parse(typedSchema));
+
+  // Unsaved is measured against the schema saved last, not the one the page loaded.
+  await editor.fill(loaded);
+  await saveSettings('Kept apart, again.');
+  await expect(editor).toHaveValue(loaded);
   expect(errors, 'uncaught errors in the page').toEqual([]);
 });

@@ -35,11 +35,16 @@ pub fn PayloadSchema(agent: Agent) -> impl IntoView {
             .text(id, Editor::Schema)
             .unwrap_or_else(|| initial.clone()),
     );
-    // Kept with the page while it differs from the saved schema (see `Unsaved`).
-    Effect::new(move |_| {
-        let typed = text.get();
-        unsaved.keep(id, Editor::Schema, (typed != initial).then_some(typed));
-    });
+    // The text last saved (or loaded): the editor's text is kept with the page while it
+    // differs from it (see `Unsaved`).
+    let saved_text = StoredValue::new(initial);
+    let keep_unsaved = move |typed: String| {
+        let unsaved_text = saved_text
+            .with_value(|saved| typed != *saved)
+            .then_some(typed);
+        unsaved.keep(id, Editor::Schema, unsaved_text);
+    };
+    Effect::new(move |_| keep_unsaved(text.get()));
     let outcome = RwSignal::new(None::<Outcome>);
     let audit = use_context::<AuditReload>();
     let saved_schema = use_context::<SavedSchema>();
@@ -56,12 +61,14 @@ pub fn PayloadSchema(agent: Agent) -> impl IntoView {
             }));
         }
     });
-    let save = Action::new(move |text: &Option<String>| {
-        let text = text.clone();
+    let save = Action::new(move |sent: &Option<String>| {
+        let sent = sent.clone();
         async move {
-            let result = save_schema(id, text).await;
+            let result = save_schema(id, sent.clone()).await;
             if let Ok(agent) = &result {
-                unsaved.keep(id, Editor::Schema, None);
+                // What was typed while the save was on its way stays unsaved.
+                saved_text.set_value(sent.unwrap_or_default());
+                keep_unsaved(text.get_untracked());
                 if let Some(saved) = saved_schema {
                     saved.0.set(agent.payload_schema.clone());
                 }
