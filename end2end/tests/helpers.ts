@@ -212,6 +212,22 @@ export function section(page: Page, heading: string, level?: number): Locator {
 }
 
 /** The agent detail page, hydrated, with its h1 showing the agent's name. */
+/**
+ * The execution page's Request section once it shows `text`. The request log is written in
+ * the background, within about a second of the request: the page's Refresh is clicked until
+ * the section shows it.
+ */
+export async function executionRequest(page: Page, text: string): Promise<Locator> {
+  const request = section(page, 'Request', 2);
+  await expect(async () => {
+    if (!(await request.textContent())?.includes(text)) {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+    }
+    await expect(request).toContainText(text, { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  return request;
+}
+
 export async function openAgentPage(page: Page, agent: Pick<Agent, 'id' | 'name'>): Promise<void> {
   await gotoHydrated(page, `/agents/${agent.id}`);
   await expect(page.getByRole('heading', { level: 1, name: agent.name, exact: true })).toBeVisible();

@@ -4,6 +4,7 @@ import { test, expect, type Page } from '@playwright/test';
 import {
   createAdmin,
   createAgentViaApi,
+  executionRequest,
   MASKED,
   openAgentPage,
   section,
@@ -65,14 +66,7 @@ test('agent detail page screenshot for the README', async ({ page }) => {
   await view.click();
   await page.getByRole('link', { name: `Open execution ${executionId}` }).click();
   await expect(section(page, 'Timeline', 2)).toContainText('Finished: completed');
-  // The request log is written in the background, within about a second: refresh until it is.
-  const request = section(page, 'Request', 2);
-  await expect(async () => {
-    if (!(await request.textContent())?.includes('[redacted]')) {
-      await page.getByRole('button', { name: 'Refresh' }).click();
-    }
-    await expect(request).toContainText('[redacted]', { timeout: 1_000 });
-  }).toPass({ timeout: 15_000 });
+  await executionRequest(page, '[redacted]');
   await picture(page, 'execution.png');
 
   await page.request.post(agent.webhook_url!, {

@@ -321,8 +321,9 @@ mod tests {
         // milliseconds (one in twenty after up to 150 ms) and in any order, send bursty
         // traffic well over a 6,000 a minute quota, with pauses of up to 300 ms, in three busy
         // spells of 10 s (the bucket is full again at the start of each). A token is accepted
-        // when the bucket grants it, or when a lease hands it out. In every window of t seconds at most L + ⌊(t + 0.1)·L/60⌋ are
-        // accepted, and the agent gets nearly all that the bucket allows.
+        // when the bucket grants it, or when a lease hands it out. In every window of t
+        // seconds at most L + ⌊(t + 0.1)·L/60⌋ are accepted, and the agent gets nearly all
+        // that the bucket allows.
         let per_minute = 6000;
         let rate = f64::from(per_minute) / 60.0;
         let processes: Vec<TokenLeases> = (0..3).map(|_| TokenLeases::default()).collect();

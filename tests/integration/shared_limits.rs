@@ -406,12 +406,12 @@ async fn when_the_token_statement_fails_only_limited_agents_are_refused() {
     let app = crate::helpers::spawn_app().await;
     let (limited, free) = limited_and_free_agents(&app, 60).await;
     let rename = |from: &str, to: &str| {
-        format!("alter function {from}(text[], float8[], int4[], float8) rename to {to}")
+        let statement =
+            format!("alter function {from}(text[], float8[], int4[], float8) rename to {to}");
+        let pool = app.pool.clone();
+        async move { sqlx::query(&statement).execute(&pool).await.unwrap() }
     };
-    sqlx::query(&rename("take_rate_tokens", "take_rate_tokens_away"))
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    rename("take_rate_tokens", "take_rate_tokens_away").await;
     // Not the database being unreachable (that is a 503 with Retry-After): a 500 that
     // says nothing of the statement.
     let refused = app.post_signed(&limited.url, &limited.secret, b"{}").await;
@@ -421,10 +421,7 @@ async fn when_the_token_statement_fails_only_limited_agents_are_refused() {
     let accepted = app.post_signed(&free.url, &free.secret, b"{}").await;
     assert_eq!(accepted.status(), StatusCode::ACCEPTED);
     assert_eq!(app.execution_count().await, 1);
-    sqlx::query(&rename("take_rate_tokens_away", "take_rate_tokens"))
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    rename("take_rate_tokens_away", "take_rate_tokens").await;
     let accepted = app.post_signed(&limited.url, &limited.secret, b"{}").await;
     assert_eq!(accepted.status(), StatusCode::ACCEPTED);
     app.stop().await.unwrap();
